@@ -1,0 +1,178 @@
+"""The ``dabench`` command line (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dabench import paths, report, results
+from dabench.errors import DabenchError
+from dabench.registry import get_registry
+
+JSON_FIELDS = ("run_id", "method", "pair", "seed", "accuracy", "macro_f1", "per_class", "source_accuracy",
+               "oracle_accuracy", "seconds", "device")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Benchmark source-free domain adaptation for facial expression recognition."""
+
+
+@cli.command()
+@click.option("--method", "-m", required=True, help="Method id (dabench list methods).")
+@click.option("--pair", "-p", required=True, help="SOURCE:TARGET, e.g. synth-lab:synth-wild.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--backbone", default=None, help="Backbone id (default: small_cnn for small images, else resnet18).")
+@click.option("-c", "--config", "config_files", multiple=True, type=click.Path(path_type=Path),
+              help="YAML file(s) merged over the defaults.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one key (value parsed as YAML).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@click.option("--source-model", type=click.Path(path_type=Path), default=None,
+              help="A source checkpoint trained elsewhere (the source-free workflow).")
+@click.option("--force", is_flag=True, help="Rerun even if this exact run is already done.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the result.")
+def run(method: str, pair: str, seed: int, backbone: str | None, config_files: tuple[Path, ...],
+        sets: tuple[str, ...], device: str, source_model: Path | None, force: bool, as_json: bool) -> None:
+    """Adapt one source model to one target with one method and score it on the target test split."""
+    from dabench.runner import execute, plan_run
+
+    registry = get_registry()
+    plan = plan_run(registry, method, pair, seed, backbone, config_files, sets, source_model)
+    result = execute(plan, registry, device, force)
+    click.echo(f"{result['method']} on {result['pair']} (seed {result['seed']}, {result['protocol']}): "
+               f"accuracy {100 * result['accuracy']:.2f}%, macro-F1 {100 * result['macro_f1']:.2f}%, "
+               f"source model {100 * result['source_accuracy']:.2f}%; {result['seconds']:.1f} s on "
+               f"{result['device']}; run {result['run_id']} in {results.run_dir(result['run_id'])}")
+    if as_json:
+        click.echo(json.dumps({key: result.get(key) for key in JSON_FIELDS}))
+
+
+@cli.group("report")
+def report_group() -> None:
+    """Tables from the finished runs."""
+
+
+@report_group.command("leaderboard")
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+@click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
+@click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
+def leaderboard(fmt: str, suite: str | None, metric: str) -> None:
+    """Methods x pairs, mean ± std (n) over seeds, in percent."""
+    records = results.load_results()
+    pairs = list(get_registry().suite(suite).pairs) if suite else None
+    if not records:
+        raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
+    header, rows = report.leaderboard_table(records, pairs, metric)
+    click.echo(report.render(header, rows, fmt))
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(["methods", "datasets", "pairs", "suites", "backbones"]))
+def list_(kind: str) -> None:
+    """List what the installed plugins provide."""
+    registry = get_registry()
+    if kind == "pairs":
+        for pair in registry.all_pairs():
+            click.echo(pair)
+        return
+    if kind == "suites":
+        for suite in registry.suites.values():
+            click.echo(f"{suite.id}: {', '.join(suite.pairs)}")
+        return
+    table = getattr(registry, kind)
+    rows = [[item_id, registry.provider(kind, item_id), _summary(item)] for item_id, item in sorted(table.items())]
+    click.echo(report.render(["id", "plugin", "description"], rows, "simple"))
+
+
+def _summary(item: object) -> str:
+    text = getattr(item, "description", "") or (item.__doc__ or "")
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+@cli.command()
+def plugins() -> None:
+    """Every plugin found, with its version, what it provides, and any import error."""
+    from dabench.registry import default_host
+
+    host = default_host()
+    registry = get_registry()
+    provides: dict[str, list[str]] = {}
+    for (kind, item_id), plugin in registry.providers.items():
+        provides.setdefault(plugin, []).append(f"{kind[:-1]} {item_id}")
+    rows = [[info.name, info.distribution, info.version, "ok", ", ".join(sorted(provides.get(info.name, [])))]
+            for info in host.loaded]
+    rows += [[info.name, info.distribution, info.version, "BROKEN", info.error] for info in host.broken]
+    click.echo(report.render(["plugin", "distribution", "version", "status", "provides / error"], rows, "simple"))
+
+
+@cli.group("source")
+def source_group() -> None:
+    """Source models."""
+
+
+@source_group.command("train")
+@click.option("--dataset", required=True, help="Source dataset id.")
+@click.option("--backbone", default=None, help="Backbone id (default: the dataset's).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--image-size", default=None, type=int, help="Input size in px (default: the backbone's).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+def source_train(dataset: str, backbone: str | None, seed: int, image_size: int | None, device: str) -> None:
+    """Train (or find in the cache) the source model of a dataset on its canonical classes."""
+    import dataclasses
+
+    from dabench.labels import CANONICAL_CLASSES
+    from dabench.source import SourceSpec, artifact_folder, get_source_model
+    from dabench.train.device import resolve_device
+    from dabench.train.supervised import SupervisedRecipe
+
+    registry = get_registry()
+    ds = registry.dataset(dataset)
+    backbone = backbone or ds.default_backbone
+    size = image_size or registry.backbone(backbone).default_image_size or ds.native_size
+    classes = tuple(name for name in CANONICAL_CLASSES if name in ds.classes)
+    spec = SourceSpec(ds.id, classes, backbone, size, dataclasses.asdict(SupervisedRecipe()), seed, {})
+    _, meta = get_source_model(spec, registry, resolve_device(device))
+    click.echo(f"source model {ds.id}/{backbone}/{size}px seed {seed}: source val accuracy "
+               f"{100 * meta['source_val_accuracy']:.2f}%, source test accuracy "
+               f"{100 * (meta['source_test_accuracy'] or 0):.2f}%; checkpoint {artifact_folder(spec) / 'model.pt'}")
+
+
+@cli.group("data")
+def data_group() -> None:
+    """Datasets: check layouts, prepare the cached arrays."""
+
+
+@data_group.command("prepare")
+@click.argument("name")
+@click.option("--resolution", default=48, show_default=True, type=int)
+@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding NAME/ (default $DABENCH_DATA).")
+def data_prepare(name: str, resolution: int, data_root: Path | None) -> None:
+    """Build the cached uint8 arrays of a dataset."""
+    from dabench.data.pairs import prepare
+
+    prepared = prepare(get_registry().dataset(name), {}, resolution, data_root)
+    counts = ", ".join(f"{split} {len(data)}" for split, data in prepared.splits.items())
+    click.echo(f"{name}: prepared at {resolution} px ({counts}) in {paths.cache_dir('datasets') / prepared.key}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one line (no traceback unless --debug) and exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = cli.main(args=args, prog_name="dabench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DabenchError as exc:
+        if "--debug" in args:
+            raise
+        click.echo(f"dabench: error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

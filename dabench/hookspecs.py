@@ -1,0 +1,39 @@
+"""Hook specifications of the pluggy project ``dabench``: every hook is a ``register_*`` callback.
+
+A plugin module implements any of these with ``@dabench.hookimpl`` and calls ``register`` once per
+thing it provides; the host records which plugin registered what.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dabench")
+
+
+@hookspec
+def register_datasets(register: Callable) -> None:
+    """Call ``register(dataset)`` with a :class:`dabench.data.Dataset` instance per dataset."""
+
+
+@hookspec
+def register_methods(register: Callable) -> None:
+    """Call ``register(MethodClass)`` with a :class:`dabench.methods.Method` subclass per method."""
+
+
+@hookspec
+def register_backbones(register: Callable) -> None:
+    """Call ``register(backbone)`` with a :class:`dabench.models.Backbone` per backbone."""
+
+
+@hookspec
+def register_suites(register: Callable) -> None:
+    """Call ``register(suite)`` with a :class:`dabench.registry.Suite` per named list of pairs."""
+
+
+@hookspec
+def register_validators(register: Callable) -> None:
+    """Call ``register(validator)`` with a :class:`dabench.validators.Validator` per label-free
+    model-selection criterion."""

@@ -1,0 +1,142 @@
+"""The method contract: a method turns (source model, unlabelled target images) into a target model.
+
+A source-free method receives no object that holds target labels: :class:`TargetImages` carries
+images only, and :class:`AdaptContext` holds no dataset. Only a method that declares
+``source_free = False`` (the ``target_oracle`` upper bound) is handed labels, through its own entry point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+import torch
+import yaml
+
+from dabench.models import ClassifierNet
+from dabench.progress import progress
+
+
+@dataclass(frozen=True)
+class NoHparams:
+    """A method without hyperparameters."""
+
+
+@dataclass(frozen=True, eq=False)
+class TargetImages:
+    """Unlabelled target images: (N, C, H, W) uint8 on the run's device. Nothing else."""
+
+    images: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass(eq=False)
+class AdaptContext:
+    """What the runner lends a method besides the model and images."""
+
+    device: torch.device
+    seed: int
+    generator: torch.Generator
+    class_names: tuple[str, ...]
+    amp: bool = True
+    _on_epoch_end: Callable[[ClassifierNet, int], None] | None = None
+    _initial_model: Callable[[str], ClassifierNet] | None = None
+    records: dict[str, Any] = field(default_factory=dict)
+    pseudo_labels: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def end_epoch(self, model: ClassifierNet, epoch: int) -> None:
+        """Call after each epoch: the runner records per-epoch metrics for analysis (never selection)."""
+        if self._on_epoch_end is not None:
+            self._on_epoch_end(model, epoch)
+
+    def initial_model(self, init: str) -> ClassifierNet:
+        """A fresh network for methods that do not start from the source weights (e.g. init='ssl')."""
+        if self._initial_model is None:
+            raise RuntimeError("this runner provides no initial models")
+        return self._initial_model(init)
+
+    def record(self, key: str, value: Any) -> None:
+        """Keep a JSON-able value in the run's result under ``method_records``."""
+        self.records[key] = value
+
+    def record_pseudo_labels(self, indices: torch.Tensor, labels: torch.Tensor, stage: str = "") -> None:
+        """The target-train indices a method kept and the labels it gave them; the evaluator scores them
+        against the true labels after the run (the method never sees those)."""
+        self.pseudo_labels.append({"stage": stage, "indices": indices.detach().cpu(), "labels": labels.detach().cpu()})
+
+    def log(self, message: str) -> None:
+        self.log_lines.append(message)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a named stage (reported in result.json's timings)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+
+    def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
+        return progress(iterable, desc=desc, total=total)
+
+
+class Method:
+    """Base class of method plugins.
+
+    Subclasses set ``id`` (lower_snake), ``Hparams`` (a frozen dataclass whose fields all have a
+    default and ``metadata={"help": ...}``) and implement :meth:`adapt`. Per-pair or per-target
+    defaults live in a YAML file beside the module named ``<id>.yaml`` with the sections
+    ``targets: {dataset_id: {...}}`` and ``pairs: {"src:tgt": {...}}`` (pairs win).
+    """
+
+    id: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    Hparams: ClassVar[type] = NoHparams
+    source_free: ClassVar[bool] = True
+    paper: ClassVar[str] = ""
+    defaults_file: ClassVar[Path | None] = None
+
+    def __init__(self, hparams: Any) -> None:
+        self.hparams = hparams
+
+    def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
+        """Return the adapted model (may modify ``model`` in place and return it)."""
+        raise NotImplementedError
+
+    def adapt_with_labels(self, model: ClassifierNet, target: TargetImages, labels: torch.Tensor,
+                          ctx: AdaptContext) -> ClassifierNet:
+        """Only for methods with ``source_free = False``: labels (N,) int64 on the device."""
+        raise NotImplementedError
+
+    @classmethod
+    def hparam_defaults(cls) -> dict[str, Any]:
+        return dataclasses.asdict(cls.Hparams())
+
+    @classmethod
+    def hparam_help(cls) -> dict[str, str]:
+        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls.Hparams)}
+
+    @classmethod
+    def overrides_for(cls, source: str, target: str) -> dict[str, Any]:
+        """Per-target then per-pair defaults from ``defaults_file``."""
+        if cls.defaults_file is None or not Path(cls.defaults_file).exists():
+            return {}
+        table = yaml.safe_load(Path(cls.defaults_file).read_text()) or {}
+        merged: dict[str, Any] = {}
+        merged.update((table.get("targets") or {}).get(target) or {})
+        merged.update((table.get("pairs") or {}).get(f"{source}:{target}") or {})
+        return merged

@@ -1,0 +1,66 @@
+"""The network every method adapts: backbone -> 256-d bottleneck (Linear + BN) -> weight-normalised
+linear classifier (SHOT's architecture, DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+BOTTLENECK_DIM = 256
+INPUT_MEAN = (0.5, 0.5, 0.5)
+INPUT_STD = (0.25, 0.25, 0.25)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A registered feature extractor: ``build(weights)`` returns a module (B,3,H,W) -> (B, feature_dim).
+
+    weights: an optional local file of pretrained weights (dabench never downloads any).
+    default_image_size: input size in px; None means the pair's native size (the larger of the two
+    datasets' ``native_size``).
+    """
+
+    id: str
+    build: Callable[[Path | None], nn.Module]
+    feature_dim: int
+    default_image_size: int | None
+    description: str = ""
+
+
+class ClassifierNet(nn.Module):
+    """Images in [0, 1], shape (B, 3, H, W) -> logits (B, num_classes); ``embed`` gives the bottleneck."""
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.register_buffer("input_mean", torch.tensor(INPUT_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("input_std", torch.tensor(INPUT_STD).view(1, 3, 1, 1))
+        self.backbone = backbone
+        self.bottleneck = nn.Sequential(nn.Linear(feature_dim, BOTTLENECK_DIM), nn.BatchNorm1d(BOTTLENECK_DIM))
+        self.classifier = weight_norm(nn.Linear(BOTTLENECK_DIM, num_classes))
+        self.num_classes = num_classes
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, 256) bottleneck features."""
+        return self.bottleneck(self.backbone((images - self.input_mean) / self.input_std))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(images))
+
+
+def build_model(backbone: Backbone, num_classes: int, weights: Path | None = None) -> ClassifierNet:
+    """A fresh network in channels_last memory format (the batches arrive channels_last too)."""
+    model = ClassifierNet(backbone.build(weights), backbone.feature_dim, num_classes)
+    return model.to(memory_format=torch.channels_last)
+
+
+def backbone_parameters(model: ClassifierNet) -> list[nn.Parameter]:
+    return list(model.backbone.parameters())
+
+
+def head_parameters(model: ClassifierNet) -> list[nn.Parameter]:
+    return list(model.bottleneck.parameters()) + list(model.classifier.parameters())

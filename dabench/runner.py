@@ -1,0 +1,257 @@
+"""One run: resolve its config, get the source model, adapt, evaluate on target test, store the result."""
+
+from __future__ import annotations
+
+import copy
+import platform
+import shutil
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import torch
+
+import dabench
+from dabench import atomic, config as cfg
+from dabench import results
+from dabench.data.dataset import PreparedDataset
+from dabench.data.pairs import prepare, split_in_classes
+from dabench.errors import DabenchError
+from dabench.labels import pair_classes
+from dabench.methods import AdaptContext, Method, TargetImages
+from dabench.models import ClassifierNet, build_model
+from dabench.registry import Pair, Registry
+from dabench.source import SourceSpec, get_source_model, load_source_file
+from dabench.train.batches import images_to_device
+from dabench.train.device import resolve_device, seed_everything
+from dabench.train.features import predict
+from dabench.train.metrics import classification_metrics
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A fully resolved run; ``run_id`` is the hash of ``config``."""
+
+    method: type[Method]
+    pair: Pair
+    seed: int
+    classes: tuple[str, ...]
+    config: dict[str, Any]
+    hparams: Any
+    run_id: str
+
+
+def default_backbone(registry: Registry, pair: Pair) -> str:
+    choices = {registry.dataset(name).default_backbone for name in (pair.source, pair.target)}
+    return "resnet18" if "resnet18" in choices else "small_cnn"
+
+
+def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone: str | None = None,
+             config_files: tuple[Path, ...] = (), sets: tuple[str, ...] = (),
+             source_model: Path | None = None) -> RunPlan:
+    """Resolve defaults <- method per-pair YAML <- files <- --set, and check every key and value."""
+    method_cls = registry.method(method)
+    parsed_pair = registry.pair(pair)
+    hparam_defaults = method_cls.hparam_defaults()
+    clash = sorted(set(hparam_defaults) & set(cfg.RUN_DEFAULTS))
+    if clash:
+        raise DabenchError(f"method '{method_cls.id}' has hyperparameter(s) named like run settings: {', '.join(clash)}")
+    defaults = {**cfg.RUN_DEFAULTS, **hparam_defaults}
+    overrides = method_cls.overrides_for(parsed_pair.source, parsed_pair.target)
+    for layer in [overrides, *(cfg.load_file(path) for path in config_files), *(cfg.parse_set(s) for s in sets)]:
+        cfg.check_against(defaults, layer)
+        defaults = cfg.deep_merge(defaults, layer)
+    if backbone is not None:
+        defaults["backbone"] = backbone
+    resolved = defaults
+    resolved["backbone"] = resolved["backbone"] or default_backbone(registry, parsed_pair)
+    backbone_spec = registry.backbone(resolved["backbone"])
+    native = max(registry.dataset(parsed_pair.source).native_size, registry.dataset(parsed_pair.target).native_size)
+    resolved["image_size"] = resolved["image_size"] or backbone_spec.default_image_size or native
+    if resolved["protocol"] not in cfg.PROTOCOLS:
+        raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
+    if resolved["init"] not in cfg.INITS:
+        raise DabenchError(f"config key 'init' must be one of {', '.join(cfg.INITS)}, got {resolved['init']!r}")
+    for side in ("source", "target"):
+        dataset = registry.dataset(getattr(parsed_pair, side))
+        dataset.options({**resolved["data"].get(side, {}), "resolution": resolved["image_size"]})
+    cfg.build_dataclass(cfg.SupervisedRecipe, resolved["source"], "source recipe")
+    hparams = cfg.build_dataclass(method_cls.Hparams, {k: resolved[k] for k in hparam_defaults},
+                                  f"hyperparameters for method '{method_cls.id}'")
+    config = {"method": method_cls.id, "pair": str(parsed_pair), "seed": seed,
+              "source_model": str(source_model.resolve()) if source_model else None, **resolved}
+    source_ds, target_ds = registry.dataset(parsed_pair.source), registry.dataset(parsed_pair.target)
+    classes = pair_classes(source_ds.classes, target_ds.classes)
+    return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16])
+
+
+def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force: bool = False) -> dict[str, Any]:
+    """Run ``plan`` unless an intact finished run with the same id exists (``force`` reruns it).
+
+    A user error (a missing dataset, a bad checkpoint) leaves nothing behind; any other failure keeps
+    the run folder with ``error.txt`` holding the traceback, and no ``done`` marker.
+    """
+    folder = results.run_dir(plan.run_id)
+    if not force:
+        finished = results.read_done(folder)
+        if finished is not None:
+            results.index_result(finished)
+            return finished
+    device = resolve_device(device_name)
+    data = _prepare_data(plan, registry)
+    if folder.exists():
+        shutil.rmtree(folder)  # a stale, unfinished or forced run
+    folder.mkdir(parents=True)
+    results.write_config(folder, plan.config)
+    try:
+        result, log_lines = _execute(plan, registry, device, data)
+    except DabenchError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    except BaseException as exc:
+        atomic.write_text(folder / "error.txt", "".join(traceback.format_exception(exc)))
+        raise
+    results.finish_run(folder, result, log_lines)
+    results.index_result(result)
+    return result
+
+
+@dataclass(frozen=True)
+class _PairData:
+    source: PreparedDataset
+    target: PreparedDataset
+    seconds: float
+
+
+def _prepare_data(plan: RunPlan, registry: Registry) -> _PairData:
+    started = time.perf_counter()
+    config, size = plan.config, plan.config["image_size"]
+    source = prepare(registry.dataset(plan.pair.source), config["data"].get("source", {}), size)
+    target = prepare(registry.dataset(plan.pair.target), config["data"].get("target", {}), size)
+    return _PairData(source, target, time.perf_counter() - started)
+
+
+def _execute(plan: RunPlan, registry: Registry, device: torch.device,
+             data: _PairData) -> tuple[dict[str, Any], list[str]]:
+    config = plan.config
+    timings: dict[str, float] = {"data": round(data.seconds, 3)}
+    started = time.perf_counter()
+
+    def timed(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(timings.get(name, 0.0) + now - since, 3)
+        return now
+
+    mark = time.perf_counter()
+    size = config["image_size"]
+    source_prepared, target_prepared = data.source, data.target
+    target_test = split_in_classes(target_prepared, "test", plan.classes)
+    adapt_split = target_test if config["protocol"] == "transductive" else split_in_classes(target_prepared, "train", plan.classes)
+    mark = timed("data", mark)
+
+    spec = SourceSpec(plan.pair.source, plan.classes, config["backbone"], size, config["source"], plan.seed,
+                      config["data"].get("source", {}), config["backbone_weights"])
+    if config["source_model"]:
+        source_model, source_meta = load_source_file(Path(config["source_model"]), registry, config["backbone"],
+                                                     plan.classes, size, device)
+    else:
+        source_model, source_meta = get_source_model(spec, registry, device)
+    mark = timed("source_model", mark)
+
+    test_images = images_to_device(target_test.images, device)
+    batch = config["eval_batch_size"]
+
+    def evaluate(model: ClassifierNet) -> dict[str, Any]:
+        predictions = predict(model, test_images, batch).cpu().numpy()
+        return classification_metrics(predictions, target_test.labels, plan.classes)
+
+    source_metrics = evaluate(source_model)
+    mark = timed("evaluate", mark)
+
+    history: list[dict[str, Any]] = []
+
+    def on_epoch_end(model: ClassifierNet, epoch: int) -> None:
+        metrics = evaluate(model)
+        history.append({"epoch": epoch, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
+
+    generator = seed_everything(plan.seed)
+    ctx = AdaptContext(device=device, seed=plan.seed, generator=generator, class_names=plan.classes,
+                       amp=config["amp"], _on_epoch_end=on_epoch_end,
+                       _initial_model=lambda init: _initial_model(init, source_model, registry, config, device))
+    method = plan.method(plan.hparams)
+    target = TargetImages(images_to_device(adapt_split.images, device))
+    model = copy.deepcopy(source_model)
+    if plan.method.source_free:
+        adapted = method.adapt(model, target, ctx)
+    else:
+        adapted = method.adapt_with_labels(model, target, torch.from_numpy(adapt_split.labels).to(device), ctx)
+    mark = timed("adapt", mark)
+
+    final = evaluate(adapted)
+    timed("evaluate", mark)
+    seconds = time.perf_counter() - started + data.seconds
+    result = {
+        "run_id": plan.run_id, "method": plan.method.id, "pair": str(plan.pair), "seed": plan.seed,
+        "protocol": config["protocol"], "source_free": plan.method.source_free,
+        "accuracy": final["accuracy"], "macro_f1": final["macro_f1"], "per_class": final["per_class"],
+        "confusion": final["confusion"], "classes": list(plan.classes),
+        "source_accuracy": source_metrics["accuracy"], "source_macro_f1": source_metrics["macro_f1"],
+        "oracle_accuracy": max((h["accuracy"] for h in history), default=None),
+        "history": history, "seconds": round(seconds, 3), "device": _device_name(device),
+        "timings": {**timings, **{f"method.{k}": round(v, 3) for k, v in ctx.timings.items()}},
+        "method_records": ctx.records,
+        "pseudo_label_quality": _pseudo_label_quality(ctx, adapt_split.labels),
+        "source_model": {k: source_meta.get(k) for k in ("sha256", "path", "source_val_accuracy", "source_test_accuracy")},
+        "target_train_size": len(adapt_split), "target_test_size": len(target_test),
+        "split_hashes": {plan.pair.source: source_prepared.meta.get("split_hash"),
+                         plan.pair.target: target_prepared.meta.get("split_hash")},
+        "versions": _versions(), "git_revision": _git_revision(),
+    }
+    return result, ctx.log_lines
+
+
+def _initial_model(init: str, source_model: ClassifierNet, registry: Registry, config: dict[str, Any],
+                   device: torch.device) -> ClassifierNet:
+    """'source': a copy of the source model; 'scratch': a freshly initialised network of the same shape."""
+    if init == "source":
+        return copy.deepcopy(source_model)
+    if init == "scratch":
+        weights = Path(config["backbone_weights"]) if config["backbone_weights"] else None
+        return build_model(registry.backbone(config["backbone"]), source_model.num_classes, weights).to(device)
+    raise DabenchError(f"unknown init '{init}'; valid inits: source, scratch")
+
+
+def _pseudo_label_quality(ctx: AdaptContext, labels: np.ndarray) -> list[dict[str, Any]]:
+    """Accuracy of each pseudo-label set a method recorded, scored here by the evaluator."""
+    quality = []
+    for entry in ctx.pseudo_labels:
+        indices, predicted = entry["indices"].numpy(), entry["labels"].numpy()
+        quality.append({"stage": entry["stage"], "kept": int(len(indices)),
+                        "accuracy": float(np.mean(labels[indices] == predicted)) if len(indices) else None})
+    return quality
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()}"
+
+
+def _versions() -> dict[str, str]:
+    return {"dabench": dabench.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "sklearn": sklearn.__version__, "python": platform.python_version(),
+            "cudnn": str(torch.backends.cudnn.version()) if torch.cuda.is_available() else None}
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(dabench.__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -1,0 +1,152 @@
+"""Source models as artifacts: trained once with the shared recipe, stored with metadata and a
+checksum, reused by every run; or a checkpoint trained elsewhere (``--source-model PATH``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from filelock import FileLock
+
+from dabench import atomic, paths
+from dabench.config import build_dataclass
+from dabench.data.pairs import prepare, split_in_classes
+from dabench.errors import DabenchError
+from dabench.models import ClassifierNet, build_model
+from dabench.registry import Registry
+from dabench.train.batches import images_to_device
+from dabench.train.device import seed_everything
+from dabench.train.features import predict
+from dabench.train.supervised import SupervisedRecipe, train_supervised
+
+FORMAT = 1
+CHECKPOINT = "model.pt"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything that determines a source model."""
+
+    dataset: str
+    classes: tuple[str, ...]
+    backbone: str
+    image_size: int
+    recipe: dict[str, Any]
+    seed: int
+    data_options: dict[str, Any]
+    backbone_weights: str | None = None
+
+    def key(self) -> dict[str, Any]:
+        return {"format": FORMAT, **self.__dict__, "classes": list(self.classes)}
+
+
+def artifact_folder(spec: SourceSpec) -> Path:
+    return paths.cache_dir("source_models") / f"{spec.dataset}-{spec.backbone}-{atomic.sha256_json(spec.key())[:16]}"
+
+
+def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]]:
+    """The cached source model for ``spec``, trained first if absent or corrupt (one process trains,
+    the others wait on the lock and reuse it)."""
+    folder = artifact_folder(spec)
+    loaded = _load_verified(folder, registry, device)
+    if loaded is not None:
+        return loaded
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        loaded = _load_verified(folder, registry, device)
+        if loaded is None:
+            _train_into(spec, registry, device, folder)
+            loaded = _load_verified(folder, registry, device)
+    if loaded is None:
+        raise DabenchError(f"source model {folder} failed its checksum right after it was written")
+    return loaded
+
+
+def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, folder: Path) -> None:
+    dataset = registry.dataset(spec.dataset)
+    prepared = prepare(dataset, spec.data_options, spec.image_size)
+    train = split_in_classes(prepared, "train", spec.classes)
+    generator = seed_everything(spec.seed)
+    weights = Path(spec.backbone_weights) if spec.backbone_weights else None
+    model = build_model(registry.backbone(spec.backbone), len(spec.classes), weights).to(device)
+    recipe = build_dataclass(SupervisedRecipe, spec.recipe, "source recipe")
+    started = time.perf_counter()
+    outcome = train_supervised(model, images_to_device(train.images, device),
+                               torch.from_numpy(train.labels).to(device), recipe, generator,
+                               desc=f"source {spec.dataset}")
+    seconds = time.perf_counter() - started
+    test_accuracy = None
+    if "test" in prepared.splits:
+        test = split_in_classes(prepared, "test", spec.classes)
+        predictions = predict(model, images_to_device(test.images, device)).cpu().numpy()
+        test_accuracy = float(np.mean(predictions == test.labels))
+    meta = {"format": FORMAT, "spec": spec.key(), "source_val_accuracy": outcome["val_accuracy"],
+            "source_test_accuracy": test_accuracy, "best_epoch": outcome["best_epoch"],
+            "val_history": outcome["history"], "train_seconds": round(seconds, 3),
+            "dataset_cache": prepared.key}
+    tmp = atomic.temp_dir_beside(folder)
+    try:
+        save_checkpoint(model, meta, tmp / CHECKPOINT)
+        meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
+        atomic.write_json(tmp / "meta.json", meta)
+        atomic.publish_dir(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_checkpoint(model: ClassifierNet, meta: dict[str, Any], path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "state_dict": model.state_dict(), "meta": meta}, buffer)
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _load_verified(folder: Path, registry: Registry, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]] | None:
+    meta_path = folder / "meta.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if atomic.sha256_file(folder / CHECKPOINT) != meta.get("sha256"):
+        print(f"dabench: warning: source model {folder} does not match its checksum; retraining it")
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    spec = meta["spec"]
+    return _restore(folder / CHECKPOINT, registry, spec["backbone"], tuple(spec["classes"]), device), meta
+
+
+def _restore(path: Path, registry: Registry, backbone: str, classes: tuple[str, ...], device: torch.device) -> ClassifierNet:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(registry.backbone(backbone), len(classes))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device)
+
+
+def load_source_file(path: Path, registry: Registry, backbone: str, classes: tuple[str, ...],
+                     image_size: int, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]]:
+    """A source checkpoint trained elsewhere; refused unless its backbone and label space match the run."""
+    if not path.is_file():
+        raise DabenchError(f"--source-model {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        spec = checkpoint["meta"]["spec"]
+    except Exception as exc:  # any unreadable or foreign file
+        raise DabenchError(f"--source-model {path} is not a dabench source checkpoint ({type(exc).__name__}: {exc}); "
+                           "make one with `dabench source train`") from None
+    if spec["backbone"] != backbone:
+        raise DabenchError(f"--source-model {path} has backbone '{spec['backbone']}' but this run uses "
+                           f"'{backbone}'; pass --backbone {spec['backbone']}")
+    if tuple(spec["classes"]) != classes:
+        raise DabenchError(f"--source-model {path} was trained on classes {', '.join(spec['classes'])} but this "
+                           f"pair's label space is {', '.join(classes)}")
+    if spec["image_size"] != image_size:
+        raise DabenchError(f"--source-model {path} was trained at {spec['image_size']} px but this run uses "
+                           f"{image_size} px; pass --set image_size={spec['image_size']}")
+    meta = dict(checkpoint["meta"], sha256=atomic.sha256_file(path), path=str(path.resolve()))
+    return _restore(path, registry, backbone, classes, device), meta

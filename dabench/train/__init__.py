@@ -1,0 +1,1 @@
+"""Training primitives shared by source training and every method."""

@@ -1,0 +1,36 @@
+"""Device choice, bf16 autocast and seeding."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+
+from dabench.errors import DabenchError
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DabenchError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise DabenchError(f"unknown device '{name}'; valid devices: auto, cpu, cuda")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; a no-op on the CPU (bf16 on CPU is slower and less precise there)."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator for the caller's own draws."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

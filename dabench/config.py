@@ -15,20 +15,22 @@ from typing import Any
 import yaml
 
 from dabench.errors import DabenchError
+from dabench.ssl import SSLRecipe
 from dabench.train.supervised import SupervisedRecipe
 
 PROTOCOLS = ("inductive", "transductive")
-INITS = ("source",)  # issue 4 adds "ssl"
+INITS = ("source", "ssl", "scratch")  # what the trained network starts from; a method lists those it supports
 
 RUN_DEFAULTS: dict[str, Any] = {
     "backbone": None,  # None: the datasets' default (small_cnn for small images, resnet18 otherwise)
     "backbone_weights": None,  # a local file of pretrained backbone weights
     "image_size": None,  # None: the backbone's default
     "protocol": "inductive",
-    "init": "source",
+    "init": None,  # None: the method's default (the first of its ``inits``); "ssl": a target-SSL backbone
     "amp": True,  # bf16 autocast + channels_last on CUDA
     "eval_batch_size": 512,
     "source": dataclasses.asdict(SupervisedRecipe()),
+    "ssl": dataclasses.asdict(SSLRecipe()),  # the target self-supervised pretraining (init=ssl)
     "data": {"source": {}, "target": {}},  # dataset options per side (e.g. n_train for synth)
 }
 FREE_FORM_SECTIONS = ("data",)  # checked by the dataset, not here
@@ -43,6 +45,7 @@ def parse_set(assignment: str) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError as exc:
         raise DabenchError(f"--set {key}: value '{raw}' is not valid YAML ({exc})") from None
+    value = _yaml11_float(value)
     nested: dict[str, Any] = {}
     cursor = nested
     parts = key.strip().split(".")
@@ -50,6 +53,18 @@ def parse_set(assignment: str) -> dict[str, Any]:
         cursor = cursor.setdefault(part, {})
     cursor[parts[-1]] = value
     return nested
+
+
+def _yaml11_float(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-3`` as a string; researchers mean a float."""
+    if isinstance(value, dict):
+        return {key: _yaml11_float(item) for key, item in value.items()}
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -63,7 +78,7 @@ def load_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise DabenchError(f"config file {path} must hold a mapping of keys to values")
-    return loaded
+    return _yaml11_float(loaded)
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,7 @@ def index_result(result: dict[str, Any]) -> None:
 def rebuild_index() -> int:
     """Recreate the index from the run folders; returns the number of runs indexed."""
     path = paths.index_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".rebuild")
     tmp.unlink(missing_ok=True)
     results = list(iter_finished())

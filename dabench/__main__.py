@@ -1,0 +1,5 @@
+"""``python -m dabench`` runs the CLI."""
+
+from dabench.cli import main
+
+main()

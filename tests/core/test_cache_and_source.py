@@ -1,0 +1,70 @@
+"""Prepared-data cache (checksums, rebuilds) and source-model artifacts (reuse, foreign checkpoints)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dabench.data.pairs import prepare
+from dabench.errors import DabenchError
+from dabench.labels import CANONICAL_CLASSES
+from dabench.source import SourceSpec, artifact_folder, get_source_model, load_source_file
+from dabench.train.supervised import SupervisedRecipe
+
+TINY = {"n_train": 120, "n_test": 40}
+
+
+def test_corrupt_cached_array_is_detected_and_rebuilt(fresh_home: Path, registry, capsys) -> None:
+    dataset = registry.dataset("synth-lab")
+    first = prepare(dataset, TINY, 32)
+    folder = fresh_home / "cache" / "datasets" / first.key
+    images_file = folder / "train_images.npy"
+    images_file.write_bytes(images_file.read_bytes()[:-100])  # truncate
+    second = prepare(dataset, TINY, 32)
+    assert "is corrupt (train_images.npy does not match its checksum); rebuilding it" in capsys.readouterr().err
+    np.testing.assert_array_equal(second.split("train").images, first.split("train").images)
+    assert second.split("train").images.shape == (120, 32, 32, 1)
+
+
+def test_cache_key_depends_on_options(fresh_home: Path, registry) -> None:
+    dataset = registry.dataset("synth-lab")
+    assert prepare(dataset, TINY, 32).key != prepare(dataset, {**TINY, "seed": 1}, 32).key
+
+
+def _spec(**changes) -> SourceSpec:
+    recipe = dataclasses.asdict(SupervisedRecipe(epochs=1))
+    spec = SourceSpec("synth-lab", CANONICAL_CLASSES, "small_cnn", 32, recipe, 0, TINY)
+    return dataclasses.replace(spec, **changes)
+
+
+def test_source_model_is_trained_once_and_reused(fresh_home: Path, registry) -> None:
+    model, meta = get_source_model(_spec(), registry, torch.device("cpu"))
+    checkpoint = artifact_folder(_spec()) / "model.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    again, meta_again = get_source_model(_spec(), registry, torch.device("cpu"))
+    assert checkpoint.stat().st_mtime_ns == stamp and meta_again["sha256"] == meta["sha256"]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert meta["spec"]["classes"] == list(CANONICAL_CLASSES) and 0 <= meta["source_test_accuracy"] <= 1
+
+
+def test_foreign_checkpoint_must_match_the_pair(fresh_home: Path, registry) -> None:
+    get_source_model(_spec(), registry, torch.device("cpu"))
+    path = artifact_folder(_spec()) / "model.pt"
+    cpu = torch.device("cpu")
+    model, meta = load_source_file(path, registry, "small_cnn", CANONICAL_CLASSES, 32, cpu)
+    assert model.num_classes == 7 and len(meta["sha256"]) == 64
+    with pytest.raises(DabenchError, match="has backbone 'small_cnn' but this run uses 'resnet18'"):
+        load_source_file(path, registry, "resnet18", CANONICAL_CLASSES, 32, cpu)
+    with pytest.raises(DabenchError, match="was trained on classes surprise, fear, .* but this pair's label space is fear"):
+        load_source_file(path, registry, "small_cnn", ("fear", "happiness"), 32, cpu)
+    with pytest.raises(DabenchError, match="was trained at 32 px but this run uses 48 px"):
+        load_source_file(path, registry, "small_cnn", CANONICAL_CLASSES, 48, cpu)
+    junk = fresh_home / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(DabenchError, match="is not a dabench source checkpoint"):
+        load_source_file(junk, registry, "small_cnn", CANONICAL_CLASSES, 32, cpu)

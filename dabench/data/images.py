@@ -1,0 +1,200 @@
+"""Face images to uint8 arrays: read (PIL, in a thread pool), crop (dataset box, fixed, or Haar), resize.
+
+Reading also hashes each file's bytes (sha256), so exact duplicates are found in the same pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from dabench.errors import DabenchError
+from dabench.progress import progress
+
+CROPS = ("fixed", "haar", "none")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+# An image whose shorter side exceeds this is a frame, not a face crop (SFEW ships both kinds).
+FRAME_MIN_SIDE = 256
+Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One labelled image of a dataset, as its plugin lists it.
+
+    ``box``: the dataset's own face box (left, top, right, bottom, px), if it has one.
+    ``uncropped``: True for whole frames that need a face crop, None to decide by size (FRAME_MIN_SIDE).
+    ``pixels``: (H, W) uint8 for datasets stored as pixel values (fer2013.csv) instead of files.
+    ``group``: what must never straddle splits (subject, source photo); informational.
+    """
+
+    name: str
+    split: str
+    label: int
+    path: Path | None = None
+    box: Box | None = None
+    uncropped: bool | None = False
+    pixels: np.ndarray | None = None
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How to crop: ``mode`` in CROPS; ``fixed`` = the dataset's documented box as fractions of W and H."""
+
+    mode: str = "fixed"
+    fixed: Box = (0.0, 0.0, 1.0, 1.0)
+
+
+def default_workers() -> int:
+    # PIL and file reads release the GIL, so threads beat cores on small files.
+    return min(16, 4 * (os.cpu_count() or 1))
+
+
+def parallel_map(function: Callable[[T], R], items: list[T], desc: str, workers: int | None = None) -> list[R]:
+    """``[function(item) for item in items]`` in a thread pool, in order, with a progress bar."""
+    workers = workers or default_workers()
+    if workers <= 1:
+        return [function(item) for item in progress(items, desc=desc, total=len(items))]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(progress(pool.map(function, items), desc=desc, total=len(items)))
+
+
+def item_bytes(item: ImageItem) -> bytes:
+    if item.pixels is not None:
+        return np.ascontiguousarray(item.pixels).tobytes()
+    assert item.path is not None
+    return item.path.read_bytes()
+
+
+def content_hash(item: ImageItem, data: bytes) -> str:
+    """sha256 of the file's bytes; with the face box appended when the dataset crops several faces
+    from one photo (ExpW), so that two faces of one file are not duplicates of each other."""
+    digest = hashlib.sha256(data)
+    if item.box is not None:
+        digest.update(repr(tuple(float(v) for v in item.box)).encode())
+    return digest.hexdigest()
+
+
+def open_image(item: ImageItem, data: bytes, mode: str) -> Image.Image:
+    """The decoded image in PIL ``mode`` ("L" or "RGB"); raises OSError/ValueError when unreadable."""
+    if item.pixels is not None:
+        image = Image.fromarray(item.pixels)
+    else:
+        image = Image.open(io.BytesIO(data))
+        image.load()  # a truncated file fails here, not later
+    return image if image.mode == mode else image.convert(mode)
+
+
+def clamp_box(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """Round a box to pixels and clip it to the image; a box outside the image becomes the whole image."""
+    left, top = max(0, int(round(box[0]))), max(0, int(round(box[1])))
+    right, bottom = min(width, int(round(box[2]))), min(height, int(round(box[3])))
+    if right - left < 2 or bottom - top < 2:
+        return 0, 0, width, height
+    return left, top, right, bottom
+
+
+def fixed_box(fractions: Box, width: int, height: int) -> Box:
+    return fractions[0] * width, fractions[1] * height, fractions[2] * width, fractions[3] * height
+
+
+_HAAR = threading.local()
+
+
+def haar_box(image: Image.Image) -> Box | None:
+    """The largest frontal face OpenCV's Haar cascade finds, or None (OpenCV: ``pip install dabench[face]``)."""
+    try:
+        import cv2  # optional: the `face` extra
+    except ImportError:
+        raise DabenchError("crop=haar needs OpenCV: pip install 'dabench[face]' (or opencv-python), "
+                           "or use crop=fixed") from None
+    if not hasattr(_HAAR, "cascade"):  # one classifier per thread: detectMultiScale is not thread-safe
+        _HAAR.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    gray = np.asarray(image.convert("L"))
+    faces = _HAAR.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
+                                           minSize=(max(24, gray.shape[0] // 8),) * 2)
+    if len(faces) == 0:
+        return None
+    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    return float(x), float(y), float(x + w), float(y + h)
+
+
+def face_box(item: ImageItem, image: Image.Image, crop: CropSpec) -> Box | None:
+    """The box to crop: the dataset's own box, else (for whole frames) the fixed or detected one."""
+    if crop.mode == "none":
+        return None
+    if item.box is not None:
+        return item.box
+    uncropped = item.uncropped if item.uncropped is not None else min(image.size) > FRAME_MIN_SIDE
+    if not uncropped:
+        return None
+    if crop.mode == "haar":
+        found = haar_box(image)
+        if found is not None:
+            return found
+    return fixed_box(crop.fixed, *image.size)  # haar found no face: fall back to the documented crop
+
+
+def to_array(item: ImageItem, data: bytes, resolution: int, mode: str, crop: CropSpec) -> np.ndarray:
+    """(resolution, resolution, C) uint8, C = 1 for mode "L" and 3 for "RGB"."""
+    image = open_image(item, data, mode)
+    box = face_box(item, image, crop)
+    if box is not None:
+        image = image.crop(clamp_box(box, *image.size))
+    if image.size != (resolution, resolution):
+        image = image.resize((resolution, resolution), Image.BILINEAR, reducing_gap=3.0)
+    array = np.asarray(image)
+    return array[:, :, None] if array.ndim == 2 else array
+
+
+def decode_items(items: list[ImageItem], resolution: int, mode: str, crop: CropSpec, desc: str = "decode",
+                 workers: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """All items as (N, resolution, resolution, C) uint8 plus the sha256 of each file's bytes.
+
+    Unreadable files raise one DabenchError listing them (``dabench data check`` lists them all).
+    """
+    channels = 1 if mode == "L" else 3
+    images = np.empty((len(items), resolution, resolution, channels), dtype=np.uint8)
+    hashes: list[str] = [""] * len(items)
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        item = items[index]
+        try:
+            data = item_bytes(item)
+            hashes[index] = content_hash(item, data)
+            images[index] = to_array(item, data, resolution, mode, crop)
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises all three for bad files
+            failures.append(f"{item.path or item.name}: {exc}")
+
+    parallel_map(work, list(range(len(items))), desc, workers)
+    if failures:
+        shown = "\n  ".join(sorted(failures)[:10])
+        raise DabenchError(f"{len(failures)} image(s) could not be read:\n  {shown}\n"
+                           "Run `dabench data check` to list every problem file.")
+    return images, hashes
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (hidden files skipped), sorted by name."""
+    with os.scandir(folder) as entries:
+        return sorted(Path(e.path) for e in entries
+                      if e.is_file() and not e.name.startswith(".") and e.name.lower().endswith(IMAGE_SUFFIXES))
+
+
+def subfolders(folder: Path) -> list[Path]:
+    with os.scandir(folder) as entries:
+        return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))

@@ -1,0 +1,116 @@
+"""FER2013: ``fer2013.csv`` (emotion,pixels,Usage) or the class-folder image release; 48x48 grayscale.
+
+Splits: train = Training, test = PrivateTest, val = PublicTest. In the folder layout the split is the
+folder; with only train/ and test/, files named ``PublicTest_*`` inside test/ go to val.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+import dabench
+from dabench.data.images import ImageItem, list_images, subfolders
+from dabench.data.native import FaceOptions, NativeDataset
+from dabench.labels import CANONICAL_CLASSES
+
+CSV_NAME = "fer2013.csv"
+# The csv's codes: 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise, 6 neutral.
+CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness", 5: "surprise", 6: "neutral"}
+FOLDER_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
+                  "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+SIDE = 48
+
+
+class Fer2013(NativeDataset):
+    id = "fer2013"
+    classes = CANONICAL_CLASSES
+    description = "FER2013: 35,887 48x48 grayscale web faces, 7 classes; train / val (PublicTest) / test (PrivateTest)"
+    layout = (f"{CSV_NAME} (columns emotion,pixels,Usage; codes 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, "
+              "5 surprise, 6 neutral) or class folders {train,val,test}/<class>/*.jpg (or train/ + test/ only) "
+              "with classes " + ", ".join(FOLDER_CLASSES))
+    request = ("https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-"
+               "challenge/data (ICML 2013 challenge)")
+    official_split = "Usage column: Training -> train, PrivateTest -> test, PublicTest -> val"
+    splits = ("train", "test", "val")
+    mode = "L"
+    native_size = 48
+    default_backbone = "small_cnn"
+    version = "1"
+
+    def label_files(self, folder: Path) -> list[Path]:
+        return [folder / CSV_NAME]
+
+    def layout_found(self, folder: Path) -> str:
+        if (folder / "train").is_dir():
+            present = [name for name in ("train", "val", "test") if (folder / name).is_dir()]
+            return "class folders " + "/, ".join(present) + "/ with <class>/*.jpg"
+        return CSV_NAME
+
+    def items(self, folder: Path, options: FaceOptions) -> list[ImageItem]:
+        if (folder / "train").is_dir():
+            return self._folder_items(folder)
+        if (folder / CSV_NAME).is_file():
+            return self._csv_items(folder / CSV_NAME, folder)
+        raise self.missing(folder, f"neither {CSV_NAME} nor a train/ class folder found")
+
+    def _folder_items(self, folder: Path) -> list[ImageItem]:
+        if not (folder / "test").is_dir():
+            raise self.missing(folder, "train/ found but no test/ folder")
+        items = []
+        for split_dir in (folder / name for name in ("train", "val", "test")):
+            if not split_dir.is_dir():
+                continue
+            loose = list_images(split_dir)
+            if loose:
+                raise self.missing(folder, f"{len(loose)} image(s) directly in {split_dir.name}/ have no labels "
+                                           f"(no class folder), e.g. {loose[0].name}")
+            class_dirs = subfolders(split_dir)
+            if not class_dirs:
+                raise self.missing(folder, f"no class folders in {split_dir.name}/")
+            for class_dir in class_dirs:
+                name = FOLDER_CLASSES.get(class_dir.name.lower())
+                if name is None:
+                    raise self.missing(folder, f"unknown label code: class folder {split_dir.name}/{class_dir.name}/ "
+                                               f"is not one of {', '.join(FOLDER_CLASSES)}")
+                label = CANONICAL_CLASSES.index(name)
+                for path in list_images(class_dir):
+                    split = split_dir.name
+                    if split == "test" and not (folder / "val").is_dir() and path.name.startswith("PublicTest"):
+                        split = "val"
+                    items.append(ImageItem(path.name, split, label, path))
+        return items
+
+    def _csv_items(self, path: Path, folder: Path) -> list[ImageItem]:
+        items = []
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
+                raise self.missing(folder, f"{CSV_NAME} header is {header}, expected emotion,pixels,Usage")
+            for number, row in enumerate(reader, start=2):
+                if len(row) < 3:
+                    raise self.missing(folder, f"{CSV_NAME} line {number} has {len(row)} field(s), expected 3")
+                raw, usage = row[0].strip(), row[2].strip()
+                code = int(raw) if raw.isdigit() else None
+                if code not in CODES:
+                    raise self.missing(folder, f"unknown label code {raw!r} at line {number} of {CSV_NAME}; "
+                                               "codes are 0..6")
+                if usage not in USAGE:
+                    raise self.missing(folder, f"unknown Usage {usage!r} at line {number} of {CSV_NAME}; "
+                                               f"expected {', '.join(USAGE)}")
+                pixels = np.array(row[1].split(), dtype=np.uint8)
+                if pixels.size != SIDE * SIDE:
+                    raise self.missing(folder, f"line {number} of {CSV_NAME} has {pixels.size} pixels, "
+                                               f"expected {SIDE * SIDE}")
+                items.append(ImageItem(f"{usage}_{number}", USAGE[usage], CANONICAL_CLASSES.index(CODES[code]),
+                                       pixels=pixels.reshape(SIDE, SIDE)))
+        return items
+
+
+@dabench.hookimpl
+def register_datasets(register) -> None:
+    register(Fer2013())

@@ -1,0 +1,32 @@
+"""The suites' pairs exist once the real datasets are registered; class spaces of the pairs."""
+
+from __future__ import annotations
+
+from dabench.cli import main
+
+
+def test_every_suite_pair_is_a_valid_pair(registry) -> None:
+    pairs = set(registry.all_pairs())
+    for suite in ("paper", "cdfer", "offline", "synthetic"):
+        for pair in registry.suite(suite).pairs:
+            assert pair in pairs, f"{suite}: {pair}"
+            registry.pair(pair)
+    assert {"rafdb", "sfew", "fer2013", "expw", "afe", "affectnet", "ckplus", "jaffe"} <= set(registry.datasets)
+
+
+def test_extras_are_dropped_from_pair_classes(registry) -> None:
+    from dabench.labels import pair_classes
+
+    shared = pair_classes(registry.dataset("affectnet").classes, registry.dataset("ckplus").classes)
+    assert shared == ("surprise", "fear", "disgust", "happiness", "sadness", "anger")  # no contempt, no neutral
+    assert registry.dataset("fer2013").default_backbone == "small_cnn" == registry.dataset("ckplus").default_backbone
+    assert registry.dataset("rafdb").native_size == 112 and registry.dataset("fer2013").native_size == 48
+
+
+def test_list_pairs_cli(registry, capsys) -> None:
+    try:
+        main(["list", "pairs"])
+    except SystemExit as exit_info:
+        assert exit_info.code == 0
+    listed = capsys.readouterr().out.split()
+    assert "rafdb:fer2013" in listed and "afe:expw" in listed and "fer2013:ckplus" in listed

@@ -1,0 +1,80 @@
+"""The real FER2013 and CK+48 in ../shared/data (CI has them; skipped elsewhere): counts, class spaces,
+the subject-disjoint split, and the data check's exact count of FER2013's known defects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dabench.cli import main
+from dabench.data.cache import load_prepared
+from dabench.data.check import check_dataset
+from dabench.data.dataset import PreparedDataset
+from dabench.labels import CANONICAL_CLASSES, pair_classes
+from dabench_datasets.ckplus import CLASSES as CKPLUS_CLASSES
+from dabench_datasets.ckplus import CkPlus, subject_of
+from dabench_datasets.fer2013 import Fer2013
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # as tests/conftest.py finds it
+# ../shared/data/README.md, columns angry disgust fear happy neutral sad surprise
+README_COUNTS = {"train": (3995, 436, 4097, 7215, 4965, 4830, 3171), "val": (467, 56, 496, 895, 607, 653, 415),
+                 "test": (491, 55, 528, 879, 626, 594, 416)}
+README_CLASSES = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
+
+
+@pytest.fixture(scope="session")
+def fer2013_prepared(shared_home: Path) -> PreparedDataset:
+    """FER2013 at 48 px, decoded once per session into the session DABENCH_HOME (later runs reuse it)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real FER data not found at {SHARED_DATA} (present in CI; absent on user machines)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DABENCH_HOME", str(shared_home))
+        dataset = Fer2013()
+        return load_prepared(dataset, dataset.options({"resolution": 48}), SHARED_DATA)
+
+
+def test_fer2013_folder_layout_counts(fer2013_prepared: PreparedDataset) -> None:
+    assert {name: len(split) for name, split in fer2013_prepared.splits.items()} == \
+        {"train": 28709, "test": 3589, "val": 3589}
+    for split, expected in README_COUNTS.items():
+        counts = np.bincount(fer2013_prepared.split(split).labels, minlength=7)
+        assert tuple(counts[CANONICAL_CLASSES.index(name)] for name in README_CLASSES) == expected
+    assert fer2013_prepared.split("train").images.shape[1:] == (48, 48, 1)
+
+
+def test_ckplus_classes_and_subject_disjoint_split(shared_data: Path) -> None:
+    dataset = CkPlus()
+    items = dataset.items(shared_data / "ckplus", dataset.options({}))
+    assert len(items) == 981
+    assert len({item.label for item in items}) == 7
+    assert [name for name in CKPLUS_CLASSES if name in CANONICAL_CLASSES] == [
+        "surprise", "fear", "disgust", "happiness", "sadness", "anger"]
+    assert len(pair_classes(Fer2013.classes, CkPlus.classes)) == 6
+    subjects = {split: {subject_of(item.name) for item in items if item.split == split} for split in ("train", "test")}
+    assert len(subjects["train"] | subjects["test"]) == 118
+    assert not subjects["train"] & subjects["test"]
+    assert len(subjects["test"]) > 10
+    prepared = load_prepared(dataset, dataset.options({"resolution": 48}), shared_data)
+    assert len(prepared.split("train")) + len(prepared.split("test")) == 981
+
+
+def test_data_check_finds_fer2013_known_defects(shared_data: Path) -> None:
+    report = check_dataset(Fer2013(), shared_data / "fer2013")
+    assert len(report.items) == 35887 and not report.unreadable
+    assert (len(report.groups), report.surplus) == (1516, 1853)
+    assert len(report.crossing()) == 557
+    assert len(report.conflicting()) == 57
+    text = "\n".join(report.lines())
+    assert "exact duplicates (sha256 of the file bytes): 1,516 groups, 1,853 surplus files" in text
+    assert "warning: 557 duplicate groups span more than one split" in text
+
+
+def test_data_check_cli_on_ckplus(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "check", "ckplus", "--data-root", str(shared_data)])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "layout found in" in out and "CK+48 class folders" in out
+    assert "extras: contempt (dropped by pairs); canonical classes absent: neutral" in out

@@ -1,0 +1,356 @@
+"""Conformance checks a plugin author runs with one call in their own tests: ``check_method(MyMethod)``,
+``check_dataset(MyDataset(), data_root)``, ``check_validator(MY_VALIDATOR)`` or ``check_plugin(module)``.
+Each raises :class:`ConformanceError` saying what is wrong, or returns a small report."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import math
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import torch
+from torch import nn
+
+from dabench import config as cfg
+from dabench.data import dataset as dataset_api
+from dabench.data.synth import generate_faces
+from dabench.errors import DabenchError
+from dabench.labels import CANONICAL_CLASSES
+from dabench.methods import AdaptContext, Method, TargetImages
+from dabench.models import ClassifierNet
+from dabench.train.batches import to_float
+from dabench.train.device import seed_everything
+from dabench.train.features import extract
+
+METHOD_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # lower_snake
+DATASET_ID = re.compile(r"^[a-z][a-z0-9_-]*$")  # lower case; hyphens allowed (synth-lab)
+EXTRA_CLASSES = ("contempt",)  # kept by datasets, dropped from pair label spaces
+RESOLUTION = 16
+
+
+class ConformanceError(AssertionError):
+    """A plugin breaks the dabench contract; the message says what and how to fix it."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConformanceError(message)
+
+
+# ---------------------------------------------------------------------------------------------- methods
+def check_registration(method_cls: type) -> None:
+    """id, aliases, Hparams (frozen dataclass; every field a default and a help; no run-key names),
+    the adapt entry point it needs, and its defaults YAML."""
+    name = getattr(method_cls, "__name__", repr(method_cls))
+    _require(isinstance(method_cls, type) and issubclass(method_cls, Method),
+             f"{name} must be a subclass of dabench.methods.Method")
+    _require(bool(METHOD_ID.match(method_cls.id)), f"{name}.id {method_cls.id!r} must be lower_snake (e.g. 'my_method')")
+    for alias in method_cls.aliases:
+        _require(bool(METHOD_ID.match(alias)), f"{name}.aliases: {alias!r} must be lower_snake")
+    hp = method_cls.Hparams
+    _require(dataclasses.is_dataclass(hp) and hp.__dataclass_params__.frozen,
+             f"{name}.Hparams must be a @dataclass(frozen=True)")
+    for f in dataclasses.fields(hp):
+        _require(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+                 f"{name}.Hparams.{f.name} has no default; give it field(default=..., metadata={{'help': ...}})")
+        _require(bool(str(f.metadata.get("help", "")).strip()),
+                 f"{name}.Hparams.{f.name} has no help; add metadata={{'help': 'one line'}}")
+    clash = sorted({f.name for f in dataclasses.fields(hp)} & set(cfg.RUN_DEFAULTS))
+    _require(not clash, f"{name}.Hparams field(s) {', '.join(clash)} clash with run settings "
+                        f"({', '.join(sorted(cfg.RUN_DEFAULTS))}); rename them")
+    try:
+        hp()
+    except (TypeError, ValueError) as exc:
+        raise ConformanceError(f"{name}.Hparams() with its defaults fails: {exc}") from None
+    entry = "adapt" if method_cls.source_free else "adapt_with_labels"
+    _require(getattr(method_cls, entry) is not getattr(Method, entry), f"{name} must implement {entry}()")
+    if method_cls.source_free:
+        params = list(inspect.signature(method_cls.adapt).parameters)
+        _require(params == ["self", "model", "target", "ctx"],
+                 f"{name}.adapt must take (self, model, target, ctx), got ({', '.join(params)})")
+    _require(len(method_cls.inits) >= 1 and set(method_cls.inits) <= set(cfg.INITS),
+             f"{name}.inits {method_cls.inits} must be a non-empty subset of {cfg.INITS}")
+    if method_cls.defaults_file is not None and Path(method_cls.defaults_file).exists():  # optional
+        import yaml
+
+        path = Path(method_cls.defaults_file)
+
+        table = yaml.safe_load(path.read_text()) or {}
+        _require(set(table) <= {"targets", "pairs"}, f"{path}: top-level keys must be 'targets' and 'pairs'")
+        valid = set(method_cls.hparam_defaults()) | set(cfg.RUN_DEFAULTS)
+        for section in ("targets", "pairs"):
+            for key, values in (table.get(section) or {}).items():
+                unknown = sorted(set(values or {}) - valid)
+                _require(not unknown, f"{path}: {section}.{key} sets unknown key(s) {', '.join(unknown)}")
+
+
+class TinyBackbone(nn.Module):
+    """Two strided convolutions: (B, 3, H, W) -> (B, 32); fast enough for conformance runs on a CPU."""
+
+    feature_dim = 32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(),
+                                    nn.Conv2d(16, 32, 3, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
+                                    nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+def tiny_model(num_classes: int = len(CANONICAL_CLASSES), seed: int = 0) -> ClassifierNet:
+    torch.manual_seed(seed)
+    return ClassifierNet(TinyBackbone(), TinyBackbone.feature_dim, num_classes)
+
+
+@dataclass(frozen=True)
+class TinyData:
+    """Generated faces at 16 px as a method receives them: (N, C, H, W) uint8 tensors; labels (N,)."""
+
+    source_images: torch.Tensor
+    source_labels: torch.Tensor
+    target_images: torch.Tensor
+    target_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def tiny_data(n_train: int = 96, n_test: int = 64, seed: int = 0) -> TinyData:
+    def faces(count: int, style: str, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = generate_faces(count, style, RESOLUTION, seed=seed * 1000 + offset)
+        return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+    return TinyData(*faces(200, "lab", 900), *faces(n_train, "wild", 901), *faces(n_test, "wild", 902))
+
+
+_SOURCE_STATES: dict[int, dict[str, torch.Tensor]] = {}
+
+
+def tiny_source_model(data: TinyData, seed: int = 0) -> ClassifierNet:
+    """A tiny network trained for a few steps on the generated source faces (cached per seed)."""
+    model = tiny_model(seed=seed)
+    if seed not in _SOURCE_STATES:
+        generator = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        model.train()
+        for _ in range(40):
+            batch = torch.randint(len(data.source_images), (64,), generator=generator)
+            loss = nn.functional.cross_entropy(model(to_float(data.source_images[batch])), data.source_labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        _SOURCE_STATES[seed] = copy.deepcopy(model.state_dict())
+    model.load_state_dict(_SOURCE_STATES[seed])
+    return model
+
+
+def tiny_hparams(method_cls: type[Method], overrides: dict[str, Any] | None = None) -> Any:
+    """The method's defaults with ``epochs`` (and ``*_epochs``) set to 1 and batch_size <= 32, then ``overrides``."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(method_cls.Hparams):
+        default = method_cls.hparam_defaults()[f.name]
+        if (f.name == "epochs" or f.name.endswith("_epochs")) and isinstance(default, int) and default > 1:
+            values[f.name] = 1
+        elif f.name == "batch_size" and isinstance(default, int):
+            values[f.name] = min(default, 32)
+    values.update(overrides or {})
+    try:
+        return cfg.build_dataclass(method_cls.Hparams, {**method_cls.hparam_defaults(), **values},
+                                   f"hyperparameters for method '{method_cls.id}'")
+    except DabenchError as exc:
+        raise ConformanceError(str(exc)) from None
+
+
+@dataclass
+class MethodReport:
+    """What one conformance run saw; ``accuracy`` on the tiny target test is for information only."""
+
+    method: str
+    epochs_reported: list[int] = field(default_factory=list)
+    source_accuracy: float = 0.0
+    accuracy: float = 0.0
+    seconds: float = 0.0
+
+
+def _tripwire(*_: Any, **__: Any) -> None:
+    raise ConformanceError("the method read a dataset from disk or cache during adapt(); methods may use only "
+                           "the TargetImages they are given (target labels must stay with the evaluator)")
+
+
+def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: int) -> tuple[ClassifierNet, list[int]]:
+    source = tiny_source_model(data, seed)
+    epochs: list[int] = []
+
+    def on_epoch_end(model: ClassifierNet, epoch: int) -> None:
+        _require(isinstance(model, ClassifierNet), f"ctx.end_epoch got a {type(model).__name__}, not a ClassifierNet")
+        epochs.append(epoch)
+
+    def initial_model(init: str) -> ClassifierNet:
+        _require(init in cfg.INITS, f"{method_cls.id} asked for init={init!r}; valid inits: {', '.join(cfg.INITS)}")
+        # 'ssl' gives a fresh network here: target SSL pretraining is tested with the SSL code, not per method
+        return copy.deepcopy(source) if init == "source" else tiny_model(source.num_classes, seed + 1)
+
+    generator = seed_everything(seed)
+    ctx = AdaptContext(device=torch.device("cpu"), seed=seed, generator=generator, class_names=CANONICAL_CLASSES,
+                       amp=False, init=method_cls.inits[0], _on_epoch_end=on_epoch_end, _initial_model=initial_model)
+    target = TargetImages(data.target_images.clone())
+    _require([f.name for f in dataclasses.fields(target)] == ["images"], "TargetImages must hold images only")
+    for f in dataclasses.fields(ctx):
+        _require(not isinstance(getattr(ctx, f.name), torch.Tensor), f"AdaptContext.{f.name} holds a tensor")
+    method = method_cls(hparams)
+    model = copy.deepcopy(source)
+    # every route to prepared arrays (and so to labels) passes through these two cache functions
+    with mock.patch("dabench.data.cache._read_verified", _tripwire), mock.patch("dabench.data.cache._build_into", _tripwire):
+        if method_cls.source_free:
+            adapted = method.adapt(model, target, ctx)
+        else:
+            adapted = method.adapt_with_labels(model, target, data.target_labels.clone(), ctx)
+    _require(torch.equal(target.images, data.target_images), "adapt() modified the target images in place")
+    return adapted, epochs
+
+
+def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None, seed: int = 0,
+                 n_train: int = 96, n_test: int = 64) -> MethodReport:
+    """Registration, then two tiny CPU runs with the same seed: the result is a ClassifierNet giving
+    (n_test, 7) finite logits, and both runs predict the same classes."""
+    check_registration(method_cls)
+    started = time.perf_counter()
+    data = tiny_data(n_train, n_test, seed)
+    resolved = tiny_hparams(method_cls, hparams)
+    first, epochs = _adapt_once(method_cls, resolved, data, seed)
+    _require(isinstance(first, ClassifierNet),
+             f"{method_cls.id}.adapt returned {type(first).__name__}; it must return a dabench.models.ClassifierNet")
+    _, logits = extract(first, data.test_images)
+    _require(tuple(logits.shape) == (n_test, len(CANONICAL_CLASSES)),
+             f"{method_cls.id}: the adapted model gives logits {tuple(logits.shape)}, expected ({n_test}, 7)")
+    _require(bool(torch.isfinite(logits).all()), f"{method_cls.id}: the adapted model gives non-finite logits")
+    second, _ = _adapt_once(method_cls, resolved, data, seed)
+    again = extract(second, data.test_images)[1]
+    mismatch = int((logits.argmax(1) != again.argmax(1)).sum())
+    _require(mismatch == 0, f"{method_cls.id} is not deterministic for a seed: two runs with seed {seed} disagree on "
+                            f"{mismatch}/{n_test} predictions; draw randomness from ctx.generator")
+    source_predictions = extract(tiny_source_model(data, seed), data.test_images)[1].argmax(1)
+    return MethodReport(method_cls.id, epochs,
+                        float((source_predictions == data.test_labels).float().mean()),
+                        float((logits.argmax(1) == data.test_labels).float().mean()),
+                        time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------------- datasets
+def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str, Any] | None = None) -> dict[str, int]:
+    """id, classes, splits, options and the missing-folder message; then, for a generated dataset or
+    when ``data_root`` holds ``<id>/``, two builds at 16 px: valid, equal splits. Returns split sizes."""
+    name = type(dataset).__name__
+    _require(isinstance(dataset, dataset_api.Dataset), f"{name} must be an instance of a dabench.data.Dataset subclass")
+    _require(bool(DATASET_ID.match(dataset.id)), f"{name}.id {dataset.id!r} must be lower case (letters, digits, _ or -)")
+    classes = tuple(dataset.classes)
+    _require(len(set(classes)) == len(classes), f"{name}.classes has duplicates: {classes}")
+    unknown = [c for c in classes if c not in CANONICAL_CLASSES and c not in EXTRA_CLASSES]
+    _require(not unknown, f"{name}.classes {unknown} are not canonical ids ({', '.join(CANONICAL_CLASSES)}; "
+                          f"extras: {', '.join(EXTRA_CLASSES)}); map the dataset's own names onto them")
+    _require(sum(c in CANONICAL_CLASSES for c in classes) >= 2, f"{name} needs at least 2 canonical classes")
+    _require({"train", "test"} <= set(dataset.splits), f"{name}.splits {dataset.splits} must include train and test")
+    _require(bool(dataset.description.strip()), f"{name}.description is empty; `dabench list datasets` shows it")
+    extra = [f for f in dataclasses.fields(dataset.Options) if f.name not in ("resolution", "rgb")]
+    for f in extra:
+        _require(bool(str(f.metadata.get("help", "")).strip()), f"{name}.Options.{f.name} has no help metadata")
+    if not dataset.generated:
+        _require(bool(dataset.layout.strip()), f"{name}.layout is empty; users see it when the folder is missing")
+        with tempfile.TemporaryDirectory() as empty:
+            try:
+                dataset.locate(Path(empty))
+            except DabenchError as exc:
+                _require(dataset.layout.strip() in str(exc), f"{name}: the missing-folder error does not show the layout")
+            else:
+                raise ConformanceError(f"{name}.locate() found a dataset in an empty folder")
+        if data_root is None:
+            return {}
+    opts = dataset.options({**(options or {}), "resolution": RESOLUTION})
+    folder = dataset.locate(Path(data_root)) if not dataset.generated else None
+    first, second = dataset.build(folder, opts), dataset.build(folder, opts)
+    _require(set(dataset.splits) <= set(first), f"{name}.build returned splits {sorted(first)}, expected {dataset.splits}")
+    sizes = {}
+    for split_name, split in first.items():
+        _require(isinstance(split, dataset_api.Split), f"{name}.build()[{split_name!r}] must be a dabench.data.Split")
+        _require(tuple(split.images.shape[1:3]) == (RESOLUTION, RESOLUTION),
+                 f"{name}: split {split_name} images are {split.images.shape[1:3]}, expected the requested "
+                 f"resolution ({RESOLUTION}, {RESOLUTION})")
+        _require(len(split) > 0, f"{name}: split {split_name} is empty")
+        _require(int(split.labels.min()) >= 0 and int(split.labels.max()) < len(classes),
+                 f"{name}: split {split_name} has labels outside [0, {len(classes)})")
+        _require(np.array_equal(split.images, second[split_name].images)
+                 and np.array_equal(split.labels, second[split_name].labels),
+                 f"{name}: two builds of split {split_name} differ; building must be deterministic")
+        sizes[split_name] = len(split)
+    return sizes
+
+
+def write_image_folder(root: Path, per_class: int = 4, splits: tuple[str, ...] = ("train", "test"),
+                       classes: tuple[str, ...] = CANONICAL_CLASSES, size: int = 32, seed: int = 0) -> Path:
+    """Generated faces as ``root/<split>/<class>/<n>.png`` (the simple folder layout), for dataset tests."""
+    from PIL import Image
+
+    for offset, split in enumerate(splits):
+        # 'lab' faces are exactly class-balanced, so every class gets ``per_class`` images
+        images, labels = generate_faces(per_class * len(CANONICAL_CLASSES), "lab", size, seed * 1000 + offset)
+        for class_name in classes:
+            folder = root / split / class_name
+            folder.mkdir(parents=True, exist_ok=True)
+            picked = np.flatnonzero(labels == CANONICAL_CLASSES.index(class_name))[:per_class]
+            for number, index in enumerate(picked):
+                Image.fromarray(images[index, :, :, 0]).save(folder / f"{number:04d}.png")
+    return root
+
+
+# ------------------------------------------------------------------------------------------- validators
+def check_validator(validator: Any) -> float:
+    """id, direction, and a score on random predictions that is finite, deterministic and does not
+    depend on the order of the samples. Returns that score."""
+    from dabench.validators import Validator
+
+    _require(isinstance(validator, Validator), f"{validator!r} must be a dabench.validators.Validator")
+    _require(bool(METHOD_ID.match(validator.id)), f"validator id {validator.id!r} must be lower_snake")
+    generator = torch.Generator().manual_seed(0)
+    features, logits = torch.randn(300, 256, generator=generator), 3 * torch.randn(300, 7, generator=generator)
+    score = validator.score(features, logits)
+    _require(isinstance(score, float) and math.isfinite(score), f"validator {validator.id} must return a finite float")
+    order = torch.randperm(300, generator=generator)
+    shuffled = validator.score(features[order], logits[order])
+    _require(math.isclose(score, validator.score(features, logits), rel_tol=1e-6), f"validator {validator.id} is not deterministic")
+    _require(math.isclose(score, shuffled, rel_tol=1e-4, abs_tol=1e-5),
+             f"validator {validator.id} depends on the order of the samples ({score} vs {shuffled})")
+    return score
+
+
+# ------------------------------------------------------------------------------------------------ plugins
+def check_plugin(module: ModuleType, method_hparams: dict[str, dict[str, Any]] | None = None,
+                 data_roots: dict[str, Path] | None = None) -> Any:
+    """Register ``module`` beside nothing else and run the checks above on everything it provides
+    (``method_hparams``: per method id overrides; ``data_roots``: per dataset id a folder holding ``<id>/``).
+    Returns the registry of what the module registered."""
+    from dabench.plugins import PluginHost
+    from dabench.registry import build_registry
+
+    host = PluginHost()
+    host.register_module(module, module.__name__.split(".")[0])
+    registry = build_registry(host)
+    provided = [*registry.methods, *registry.datasets, *registry.validators, *registry.backbones, *registry.suites]
+    _require(bool(provided), f"plugin {module.__name__} registers nothing; implement a register_* hook with @dabench.hookimpl")
+    for method_id, method_cls in registry.methods.items():
+        check_method(method_cls, (method_hparams or {}).get(method_id))
+    for dataset_id, dataset in registry.datasets.items():
+        check_dataset(dataset, (data_roots or {}).get(dataset_id))
+    for validator in registry.validators.values():
+        check_validator(validator)
+    return registry

@@ -1,0 +1,1 @@
+"""Built-in label-free validators (model-selection criteria), one per module."""

@@ -1,0 +1,24 @@
+"""``entropy``: mean prediction entropy on target train images; lower is better (confident model)."""
+
+from __future__ import annotations
+
+import torch
+
+import dabench
+from dabench.validators import Validator
+
+
+def mean_entropy(features: torch.Tensor, logits: torch.Tensor) -> float:
+    """Mean over samples of H(softmax(logits)) in nats; logits (N, K)."""
+    log_probs = torch.log_softmax(logits.float(), dim=1)
+    return float(-(log_probs.exp() * log_probs).sum(1).mean())
+
+
+ENTROPY = Validator("entropy", mean_entropy, higher_is_better=False,
+                    description="mean prediction entropy (lower is better)",
+                    paper="Morerio et al., ICLR 2018 (minimal-entropy correlation alignment)")
+
+
+@dabench.hookimpl
+def register_validators(register) -> None:
+    register(ENTROPY)

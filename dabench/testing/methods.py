@@ -1,50 +1,29 @@
-"""Conformance checks a plugin author runs with one call in their own tests: ``check_method(MyMethod)``,
-``check_dataset(MyDataset(), data_root)``, ``check_validator(MY_VALIDATOR)`` or ``check_plugin(module)``.
-Each raises :class:`ConformanceError` saying what is wrong, or returns a small report."""
+"""Conformance of method plugins: registration, tiny deterministic CPU runs, no access to labels."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import inspect
-import math
-import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from unittest import mock
 
-import numpy as np
 import torch
 from torch import nn
 
 from dabench import config as cfg
-from dabench.data import dataset as dataset_api
 from dabench.data.synth import generate_faces
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
+from dabench.testing.common import METHOD_ID, RESOLUTION, ConformanceError, _require
 from dabench.train.batches import to_float
 from dabench.train.device import seed_everything
 from dabench.train.features import extract
-
-METHOD_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # lower_snake
-DATASET_ID = re.compile(r"^[a-z][a-z0-9_-]*$")  # lower case; hyphens allowed (synth-lab)
-EXTRA_CLASSES = ("contempt",)  # kept by datasets, dropped from pair label spaces
-RESOLUTION = 16
-
-
-class ConformanceError(AssertionError):
-    """A plugin breaks the dabench contract; the message says what and how to fix it."""
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConformanceError(message)
 
 
 # ---------------------------------------------------------------------------------------------- methods
@@ -247,110 +226,3 @@ def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None
                         time.perf_counter() - started)
 
 
-# --------------------------------------------------------------------------------------------- datasets
-def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str, Any] | None = None) -> dict[str, int]:
-    """id, classes, splits, options and the missing-folder message; then, for a generated dataset or
-    when ``data_root`` holds ``<id>/``, two builds at 16 px: valid, equal splits. Returns split sizes."""
-    name = type(dataset).__name__
-    _require(isinstance(dataset, dataset_api.Dataset), f"{name} must be an instance of a dabench.data.Dataset subclass")
-    _require(bool(DATASET_ID.match(dataset.id)), f"{name}.id {dataset.id!r} must be lower case (letters, digits, _ or -)")
-    classes = tuple(dataset.classes)
-    _require(len(set(classes)) == len(classes), f"{name}.classes has duplicates: {classes}")
-    unknown = [c for c in classes if c not in CANONICAL_CLASSES and c not in EXTRA_CLASSES]
-    _require(not unknown, f"{name}.classes {unknown} are not canonical ids ({', '.join(CANONICAL_CLASSES)}; "
-                          f"extras: {', '.join(EXTRA_CLASSES)}); map the dataset's own names onto them")
-    _require(sum(c in CANONICAL_CLASSES for c in classes) >= 2, f"{name} needs at least 2 canonical classes")
-    _require({"train", "test"} <= set(dataset.splits), f"{name}.splits {dataset.splits} must include train and test")
-    _require(bool(dataset.description.strip()), f"{name}.description is empty; `dabench list datasets` shows it")
-    extra = [f for f in dataclasses.fields(dataset.Options) if f.name not in ("resolution", "rgb")]
-    for f in extra:
-        _require(bool(str(f.metadata.get("help", "")).strip()), f"{name}.Options.{f.name} has no help metadata")
-    if not dataset.generated:
-        _require(bool(dataset.layout.strip()), f"{name}.layout is empty; users see it when the folder is missing")
-        with tempfile.TemporaryDirectory() as empty:
-            try:
-                dataset.locate(Path(empty))
-            except DabenchError as exc:
-                _require(dataset.layout.strip() in str(exc), f"{name}: the missing-folder error does not show the layout")
-            else:
-                raise ConformanceError(f"{name}.locate() found a dataset in an empty folder")
-        if data_root is None:
-            return {}
-    opts = dataset.options({**(options or {}), "resolution": RESOLUTION})
-    folder = dataset.locate(Path(data_root)) if not dataset.generated else None
-    first, second = dataset.build(folder, opts), dataset.build(folder, opts)
-    _require(set(dataset.splits) <= set(first), f"{name}.build returned splits {sorted(first)}, expected {dataset.splits}")
-    sizes = {}
-    for split_name, split in first.items():
-        _require(isinstance(split, dataset_api.Split), f"{name}.build()[{split_name!r}] must be a dabench.data.Split")
-        _require(tuple(split.images.shape[1:3]) == (RESOLUTION, RESOLUTION),
-                 f"{name}: split {split_name} images are {split.images.shape[1:3]}, expected the requested "
-                 f"resolution ({RESOLUTION}, {RESOLUTION})")
-        _require(len(split) > 0, f"{name}: split {split_name} is empty")
-        _require(int(split.labels.min()) >= 0 and int(split.labels.max()) < len(classes),
-                 f"{name}: split {split_name} has labels outside [0, {len(classes)})")
-        _require(np.array_equal(split.images, second[split_name].images)
-                 and np.array_equal(split.labels, second[split_name].labels),
-                 f"{name}: two builds of split {split_name} differ; building must be deterministic")
-        sizes[split_name] = len(split)
-    return sizes
-
-
-def write_image_folder(root: Path, per_class: int = 4, splits: tuple[str, ...] = ("train", "test"),
-                       classes: tuple[str, ...] = CANONICAL_CLASSES, size: int = 32, seed: int = 0) -> Path:
-    """Generated faces as ``root/<split>/<class>/<n>.png`` (the simple folder layout), for dataset tests."""
-    from PIL import Image
-
-    for offset, split in enumerate(splits):
-        # 'lab' faces are exactly class-balanced, so every class gets ``per_class`` images
-        images, labels = generate_faces(per_class * len(CANONICAL_CLASSES), "lab", size, seed * 1000 + offset)
-        for class_name in classes:
-            folder = root / split / class_name
-            folder.mkdir(parents=True, exist_ok=True)
-            picked = np.flatnonzero(labels == CANONICAL_CLASSES.index(class_name))[:per_class]
-            for number, index in enumerate(picked):
-                Image.fromarray(images[index, :, :, 0]).save(folder / f"{number:04d}.png")
-    return root
-
-
-# ------------------------------------------------------------------------------------------- validators
-def check_validator(validator: Any) -> float:
-    """id, direction, and a score on random predictions that is finite, deterministic and does not
-    depend on the order of the samples. Returns that score."""
-    from dabench.validators import Validator
-
-    _require(isinstance(validator, Validator), f"{validator!r} must be a dabench.validators.Validator")
-    _require(bool(METHOD_ID.match(validator.id)), f"validator id {validator.id!r} must be lower_snake")
-    generator = torch.Generator().manual_seed(0)
-    features, logits = torch.randn(300, 256, generator=generator), 3 * torch.randn(300, 7, generator=generator)
-    score = validator.score(features, logits)
-    _require(isinstance(score, float) and math.isfinite(score), f"validator {validator.id} must return a finite float")
-    order = torch.randperm(300, generator=generator)
-    shuffled = validator.score(features[order], logits[order])
-    _require(math.isclose(score, validator.score(features, logits), rel_tol=1e-6), f"validator {validator.id} is not deterministic")
-    _require(math.isclose(score, shuffled, rel_tol=1e-4, abs_tol=1e-5),
-             f"validator {validator.id} depends on the order of the samples ({score} vs {shuffled})")
-    return score
-
-
-# ------------------------------------------------------------------------------------------------ plugins
-def check_plugin(module: ModuleType, method_hparams: dict[str, dict[str, Any]] | None = None,
-                 data_roots: dict[str, Path] | None = None) -> Any:
-    """Register ``module`` beside nothing else and run the checks above on everything it provides
-    (``method_hparams``: per method id overrides; ``data_roots``: per dataset id a folder holding ``<id>/``).
-    Returns the registry of what the module registered."""
-    from dabench.plugins import PluginHost
-    from dabench.registry import build_registry
-
-    host = PluginHost()
-    host.register_module(module, module.__name__.split(".")[0])
-    registry = build_registry(host)
-    provided = [*registry.methods, *registry.datasets, *registry.validators, *registry.backbones, *registry.suites]
-    _require(bool(provided), f"plugin {module.__name__} registers nothing; implement a register_* hook with @dabench.hookimpl")
-    for method_id, method_cls in registry.methods.items():
-        check_method(method_cls, (method_hparams or {}).get(method_id))
-    for dataset_id, dataset in registry.datasets.items():
-        check_dataset(dataset, (data_roots or {}).get(dataset_id))
-    for validator in registry.validators.values():
-        check_validator(validator)
-    return registry

@@ -53,25 +53,110 @@ def run(method: str, pair: str, seed: int, backbone: str | None, config_files: t
 
 @cli.group("report")
 def report_group() -> None:
-    """Tables from the finished runs."""
+    """Tables and figures from the finished runs."""
+
+
+def _finished_runs() -> list[dict]:
+    records = results.load_results()
+    if not records:
+        raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
+    return records
+
+
+SELECTION_HELP = ("Which epoch each run is scored at: last (the default), oracle (best epoch on target TEST, "
+                  "analysis only, always labelled) or a label-free validator (dabench list validators).")
 
 
 @report_group.command("leaderboard")
 @click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
 @click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
 @click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
-def leaderboard(fmt: str, suite: str | None, metric: str) -> None:
-    """Methods x pairs, mean ± std (n) over seeds, in percent."""
+@click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
+@click.option("--no-reported", is_flag=True, help="Leave out the published (reported) rows.")
+def leaderboard(fmt: str, suite: str | None, metric: str, selection: str, no_reported: bool) -> None:
+    """Methods x pairs, mean ± std (n) over seeds, in percent; the best measured cell per column in bold
+    (github, latex, html); published rows follow, marked (reported)."""
+    from dabench import reported
+
     records = results.load_results()
     pairs = list(get_registry().suite(suite).pairs) if suite else None
-    if not records:
+    if not records and (no_reported or not suite):
         raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
-    header, rows = report.leaderboard_table(records, pairs, metric)
+    header, rows, bold = report.leaderboard(records, pairs, metric, selection, get_registry().validators)
+    if not no_reported:
+        rows += reported.leaderboard_rows(header[1:-1], metric)
+    click.echo(report.render(header, rows, fmt, bold))
+
+
+@report_group.command("selection")
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+@click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
+def selection_report(fmt: str, metric: str) -> None:
+    """Per method and pair: the score each selection criterion picks, and its gap to the oracle."""
+    from dabench.reports.selection import selection_table
+
+    header, rows = selection_table(_finished_runs(), get_registry().validators, metric)
     click.echo(report.render(header, rows, fmt))
 
 
+@report_group.command("per-class")
+@click.option("--method", "-m", required=True, help="Method id.")
+@click.option("--pair", "-p", required=True, help="SOURCE:TARGET.")
+@click.option("--protocol", default="inductive", type=click.Choice(["inductive", "transductive"]), show_default=True)
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+@click.option("--normalise", is_flag=True, help="Confusion rows in % of the true class instead of mean counts.")
+def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool) -> None:
+    """Per-class accuracy and the confusion matrix (final models, mean over seeds)."""
+    from dabench.reports.per_class import confusion_table, per_class_table, runs_of
+
+    runs = runs_of(_finished_runs(), get_registry().method(method).id, pair, protocol)
+    click.echo(report.render(*per_class_table(runs), fmt))
+    click.echo("")
+    click.echo(report.render(*confusion_table(runs, normalise), fmt))
+
+
+@report_group.command("plot")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("leaderboard.png"), show_default=True)
+@click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
+@click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
+@click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
+@click.option("--confusion", "confusion_of", nargs=2, default=None, metavar="METHOD PAIR",
+              help="Draw the confusion-matrix heat map of METHOD on PAIR instead of the bar chart.")
+def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of: tuple[str, str] | None) -> None:
+    """A PNG: the leaderboard as bars with std error bars, or a confusion heat map (needs dabench[plots])."""
+    from dabench.reports import plot as plots
+    from dabench.reports.per_class import runs_of
+
+    records = _finished_runs()
+    if confusion_of:
+        written = plots.plot_confusion(runs_of(records, get_registry().method(confusion_of[0]).id,
+                                               confusion_of[1]), out)
+    else:
+        pairs = list(get_registry().suite(suite).pairs) if suite else None
+        written = plots.plot_leaderboard(records, out, pairs, metric, selection, get_registry().validators)
+    click.echo(f"wrote {written}")
+
+
+@report_group.command("export")
+@click.option("--format", "fmt", default="csv", type=click.Choice(["csv", "json"]), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: stdout).")
+def export(fmt: str, out: Path | None) -> None:
+    """Every finished run with its resolved config and each criterion's selection (pandas.read_csv-ready)."""
+    from dabench.reports.export import attach_configs, export_csv, export_json
+
+    records = attach_configs(_finished_runs())
+    text = (export_csv if fmt == "csv" else export_json)(records, get_registry().validators)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        click.echo(f"wrote {len(records)} run(s) to {out}")
+
+
 @cli.command("list")
-@click.argument("kind", type=click.Choice(["methods", "datasets", "pairs", "suites", "backbones"]))
+@click.argument("kind", type=click.Choice(["methods", "datasets", "pairs", "suites", "backbones",
+                                                 "validators"]))
 def list_(kind: str) -> None:
     """List what the installed plugins provide."""
     registry = get_registry()
@@ -157,6 +242,18 @@ def data_prepare(name: str, resolution: int, data_root: Path | None) -> None:
     prepared = prepare(get_registry().dataset(name), {}, resolution, data_root)
     counts = ", ".join(f"{split} {len(data)}" for split, data in prepared.splits.items())
     click.echo(f"{name}: prepared at {resolution} px ({counts}) in {paths.cache_dir('datasets') / prepared.key}")
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder in which dabench-NAME/ is created.")
+def new_plugin(name: str, parent: Path) -> None:
+    """Write a plugin package skeleton (method, dataset, conformance test) that passes its own tests."""
+    from dabench.scaffold import new_plugin as scaffold
+
+    root = scaffold(name, parent)
+    click.echo(f"wrote {root}\nnext: pip install -e {root} && pytest {root / 'tests'} && dabench plugins")
 
 
 def main(argv: list[str] | None = None) -> None:

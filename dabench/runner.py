@@ -31,6 +31,7 @@ from dabench.train.batches import images_to_device
 from dabench.train.device import resolve_device, seed_everything
 from dabench.train.features import predict
 from dabench.train.metrics import classification_metrics
+from dabench.validators import fixed_subsample, score_model
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,14 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     mark = timed("evaluate", mark)
 
     history: list[dict[str, Any]] = []
+    # label-free validators score each epoch on a fixed subsample of the images the method adapts on
+    validation_indices = fixed_subsample(len(adapt_split), plan.seed).numpy()
+    validation_images = images_to_device(adapt_split.images[validation_indices], device)
 
     def on_epoch_end(model: ClassifierNet, epoch: int) -> None:
         metrics = evaluate(model)
-        history.append({"epoch": epoch, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
+        history.append({"epoch": epoch, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+                        "validators": score_model(model, validation_images, registry.validators, batch)})
 
     generator = seed_everything(plan.seed)
     ctx = AdaptContext(device=device, seed=plan.seed, generator=generator, class_names=plan.classes,

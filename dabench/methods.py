@@ -45,6 +45,7 @@ class AdaptContext:
     generator: torch.Generator
     class_names: tuple[str, ...]
     amp: bool = True
+    init: str = "source"  # the run's ``init`` setting (see Method.inits)
     _on_epoch_end: Callable[[ClassifierNet, int], None] | None = None
     _initial_model: Callable[[str], ClassifierNet] | None = None
     records: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +106,9 @@ class Method:
 
     id: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    # the run key ``init`` values this method honours (the first is its default); a method that lists
+    # more than "source" builds its trained network with ``ctx.initial_model(ctx.init)``
+    inits: ClassVar[tuple[str, ...]] = ("source",)
     Hparams: ClassVar[type] = NoHparams
     source_free: ClassVar[bool] = True
     paper: ClassVar[str] = ""

@@ -27,6 +27,8 @@ from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet, build_model
 from dabench.registry import Pair, Registry
 from dabench.source import SourceSpec, get_source_model, load_source_file
+from dabench.ssl import SSLRecipe, check_backbone
+from dabench.ssl.artifact import SSLSpec, ssl_model
 from dabench.train.batches import images_to_device
 from dabench.train.device import resolve_device, seed_everything
 from dabench.train.features import predict
@@ -76,8 +78,10 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     resolved["image_size"] = resolved["image_size"] or backbone_spec.default_image_size or native
     if resolved["protocol"] not in cfg.PROTOCOLS:
         raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
+    resolved["init"] = resolved["init"] or method_cls.inits[0]
     if resolved["init"] not in cfg.INITS:
         raise DabenchError(f"config key 'init' must be one of {', '.join(cfg.INITS)}, got {resolved['init']!r}")
+    _check_init(registry, method_cls, resolved, backbone_spec)
     for side in ("source", "target"):
         dataset = registry.dataset(getattr(parsed_pair, side))
         dataset.options({**resolved["data"].get(side, {}), "resolution": resolved["image_size"]})
@@ -153,6 +157,9 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     source_prepared, target_prepared = data.source, data.target
     target_test = split_in_classes(target_prepared, "test", plan.classes)
     adapt_split = target_test if config["protocol"] == "transductive" else split_in_classes(target_prepared, "train", plan.classes)
+    adapt_split_name = "test" if config["protocol"] == "transductive" else "train"
+    ssl_target_key = {"prepared": target_prepared.key, "split": adapt_split_name, "classes": list(plan.classes),
+                      "images_sha256": target_prepared.meta.get("files", {}).get(f"{adapt_split_name}_images.npy")}
     mark = timed("data", mark)
 
     spec = SourceSpec(plan.pair.source, plan.classes, config["backbone"], size, config["source"], plan.seed,
@@ -186,8 +193,9 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
 
     generator = seed_everything(plan.seed)
     ctx = AdaptContext(device=device, seed=plan.seed, generator=generator, class_names=plan.classes,
-                       amp=config["amp"], _on_epoch_end=on_epoch_end,
-                       _initial_model=lambda init: _initial_model(init, source_model, registry, config, device))
+                       amp=config["amp"], init=config["init"], _on_epoch_end=on_epoch_end,
+                       _initial_model=lambda init: _initial_model(init, source_model, registry, config, device,
+                                                                  plan, target.images, ssl_target_key))
     method = plan.method(plan.hparams)
     target = TargetImages(images_to_device(adapt_split.images, device))
     model = copy.deepcopy(source_model)
@@ -220,15 +228,34 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     return result, ctx.log_lines
 
 
+def _check_init(registry: Registry, method_cls: type[Method], resolved: dict[str, Any], backbone_spec: Any) -> None:
+    """A method honours only the inits it lists; init=ssl also needs a valid recipe and an SSL-capable backbone."""
+    init = resolved["init"]
+    if init not in method_cls.inits:
+        able = sorted(name for name, m in registry.methods.items() if init in m.inits)
+        raise DabenchError(f"method '{method_cls.id}' does not support init={init!r} (it supports: "
+                           f"{', '.join(method_cls.inits)}); methods that do: {', '.join(able) or 'none'}")
+    if init == "ssl":
+        check_backbone(backbone_spec, cfg.build_dataclass(SSLRecipe, resolved["ssl"], "ssl recipe"),
+                       resolved["image_size"])
+
+
 def _initial_model(init: str, source_model: ClassifierNet, registry: Registry, config: dict[str, Any],
-                   device: torch.device) -> ClassifierNet:
-    """'source': a copy of the source model; 'scratch': a freshly initialised network of the same shape."""
+                   device: torch.device, plan: RunPlan | None = None, target_images: torch.Tensor | None = None,
+                   ssl_target_key: dict[str, Any] | None = None) -> ClassifierNet:
+    """'source': a copy of the source model; 'scratch': a freshly initialised network of the same shape;
+    'ssl': the backbone pretrained on the target images (cached artifact) under a fresh bottleneck and classifier."""
+    if init == "ssl" and plan is not None and target_images is not None:
+        spec = SSLSpec(plan.pair.target, ssl_target_key or {}, config["backbone"], config["image_size"],
+                       cfg.build_dataclass(SSLRecipe, config["ssl"], "ssl recipe"), plan.seed,
+                       config["backbone_weights"])
+        return ssl_model(spec, registry, source_model.num_classes, target_images, config["amp"])[0]
     if init == "source":
         return copy.deepcopy(source_model)
     if init == "scratch":
         weights = Path(config["backbone_weights"]) if config["backbone_weights"] else None
         return build_model(registry.backbone(config["backbone"]), source_model.num_classes, weights).to(device)
-    raise DabenchError(f"unknown init '{init}'; valid inits: source, scratch")
+    raise DabenchError(f"unknown init '{init}'; valid inits: {', '.join(cfg.INITS)}")
 
 
 def _pseudo_label_quality(ctx: AdaptContext, labels: np.ndarray) -> list[dict[str, Any]]:

@@ -51,3 +51,42 @@ def augment(batch: torch.Tensor, generator: torch.Generator, flip: bool = True,
     theta = theta.to(device=batch.device, dtype=batch.dtype)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def augment_views(batch: torch.Tensor, generator: torch.Generator, size: int,
+                  scale: tuple[float, float] = (0.2, 1.0), jitter: float = 0.4, jitter_p: float = 0.8,
+                  grayscale_p: float = 0.2, flip: bool = True) -> torch.Tensor:
+    """Self-supervised views: per-sample random-resized crop to ``size`` px, flip, colour jitter
+    (brightness, contrast, saturation) and random grayscale; one grid_sample for the geometry.
+
+    batch: (B, 3, H, W) float in [0, 1] -> (B, 3, size, size). ``scale`` bounds the crop's share of
+    the image area (SwAV's small multi-crops use e.g. (0.05, 0.4)); aspect ratio in [3/4, 4/3].
+    Parameters are drawn on the CPU generator, so a seed fixes every view.
+    """
+    count = batch.shape[0]
+    draw = lambda: torch.rand(count, generator=generator)  # noqa: E731
+    area = scale[0] + (scale[1] - scale[0]) * draw()
+    log_ratio = (2 * draw() - 1) * float(np.log(4 / 3))
+    width = (area * torch.exp(log_ratio)).sqrt().clamp(max=1.0)
+    height = (area / torch.exp(log_ratio)).sqrt().clamp(max=1.0)
+    centre_x, centre_y = (2 * draw() - 1) * (1 - width), (2 * draw() - 1) * (1 - height)
+    sign = torch.where(draw() < 0.5, -1.0, 1.0) if flip else torch.ones(count)
+    zeros = torch.zeros(count)
+    theta = torch.stack([torch.stack([width * sign, zeros, centre_x], 1),
+                         torch.stack([zeros, height, centre_y], 1)], 1).to(device=batch.device, dtype=batch.dtype)
+    grid = F.affine_grid(theta, [count, batch.shape[1], size, size], align_corners=False)
+    views = F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # colour jitter: factors in [1 - jitter, 1 + jitter], applied to a random share jitter_p of the views
+    factors = 1 + jitter * (2 * torch.rand(count, 3, generator=generator) - 1)
+    applied = (draw() < jitter_p).float()[:, None]
+    factors = (1 + applied * (factors - 1)).to(device=batch.device, dtype=batch.dtype)
+    brightness, contrast, saturation = (factors[:, i].view(-1, 1, 1, 1) for i in range(3))
+    views = views * brightness
+    grey = (views * views.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    views = (views - grey.mean((2, 3), keepdim=True)) * contrast + grey.mean((2, 3), keepdim=True)
+    grey = (views * views.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    views = (views - grey) * saturation + grey
+    to_grey = (draw() < grayscale_p).to(device=batch.device).view(-1, 1, 1, 1)
+    grey = (views * views.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    views = torch.where(to_grey, grey.expand_as(views), views)
+    return views.clamp_(0.0, 1.0)

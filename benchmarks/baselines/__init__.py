@@ -1,0 +1,1 @@
+"""Slow, reference-faithful baselines that benchmarks and equivalence tests compare against."""

@@ -1,0 +1,125 @@
+"""SSL backbones as cached artifacts under ``$DABENCH_HOME/cache/ssl/``: keyed by the target images,
+backbone, image size, recipe and seed; written atomically with a checksum, built once under a lock
+and reused by every method and every source that targets the same dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from torch import nn
+
+from dabench import atomic, paths
+from dabench.errors import DabenchError
+from dabench.models import ClassifierNet, build_model
+from dabench.registry import Registry
+from dabench.ssl import SSLRecipe
+from dabench.ssl.pretrain import pretrain
+
+FORMAT = 1
+CHECKPOINT = "backbone.pt"
+
+
+@dataclass(frozen=True)
+class SSLSpec:
+    """Everything that determines an SSL backbone. ``target_key`` identifies the images: the target
+    dataset's prepared cache key (id + data options), the split, the kept classes and the images' checksum."""
+
+    target: str
+    target_key: dict[str, Any]
+    backbone: str
+    image_size: int
+    recipe: SSLRecipe
+    seed: int
+    backbone_weights: str | None = None
+
+    def key(self) -> dict[str, Any]:
+        return {"format": FORMAT, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                "recipe": dataclasses.asdict(self.recipe)}
+
+
+def artifact_folder(spec: SSLSpec) -> Path:
+    return paths.cache_dir("ssl") / f"{spec.target}-{spec.backbone}-{atomic.sha256_json(spec.key())[:16]}"
+
+
+def get_ssl_backbone(spec: SSLSpec, registry: Registry, images: torch.Tensor,
+                     amp: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """The pretrained backbone for ``spec`` on ``images``' device (pretrained first if absent or corrupt)."""
+    folder = artifact_folder(spec)
+    loaded = _load_verified(folder, registry, spec, images.device)
+    if loaded is not None:
+        return loaded
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        loaded = _load_verified(folder, registry, spec, images.device)
+        if loaded is None:
+            _pretrain_into(spec, registry, images, amp, folder)
+            loaded = _load_verified(folder, registry, spec, images.device)
+    if loaded is None:
+        raise DabenchError(f"SSL backbone {folder} failed its checksum right after it was written")
+    return loaded
+
+
+def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp: bool, folder: Path) -> None:
+    # seeded on its own and in a forked RNG, so the artifact does not depend on what the caller drew
+    # before, and the caller's random state is the same whether the artifact was cached or not
+    cuda = [images.device] if images.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(spec.seed)
+        generator = torch.Generator().manual_seed(spec.seed)
+        backbone_spec = registry.backbone(spec.backbone)
+        weights = Path(spec.backbone_weights) if spec.backbone_weights else None
+        backbone = backbone_spec.build(weights).to(images.device).to(memory_format=torch.channels_last)
+        started = time.perf_counter()
+        outcome = pretrain(backbone, backbone_spec.feature_dim, images, spec.recipe, generator, amp,
+                           desc=f"ssl {spec.recipe.method} {spec.target}")
+    meta = {"format": FORMAT, "spec": spec.key(), "train_seconds": round(time.perf_counter() - started, 3),
+            "images": len(images), **outcome}
+    tmp = atomic.temp_dir_beside(folder)
+    try:
+        buffer = io.BytesIO()
+        torch.save({"format": FORMAT, "state_dict": backbone.state_dict()}, buffer)
+        atomic.write_bytes(tmp / CHECKPOINT, buffer.getvalue())
+        meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
+        atomic.write_json(tmp / "meta.json", meta)
+        atomic.publish_dir(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _load_verified(folder: Path, registry: Registry, spec: SSLSpec,
+                   device: torch.device) -> tuple[nn.Module, dict[str, Any]] | None:
+    meta_path = folder / "meta.json"
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if atomic.sha256_file(folder / CHECKPOINT) != meta.get("sha256"):
+            raise ValueError("checkpoint does not match its checksum")
+        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["state_dict"]
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        print(f"dabench: warning: SSL backbone {folder} is corrupt ({exc}); pretraining it again", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    backbone = registry.backbone(spec.backbone).build(None)
+    backbone.load_state_dict(state)
+    return backbone.to(device), dict(meta, path=str(folder))
+
+
+def ssl_model(spec: SSLSpec, registry: Registry, num_classes: int, images: torch.Tensor,
+              amp: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
+    """A ClassifierNet whose backbone is the SSL artifact's and whose bottleneck and classifier are fresh."""
+    backbone, meta = get_ssl_backbone(spec, registry, images, amp)
+    model = build_model(registry.backbone(spec.backbone), num_classes).to(images.device)
+    model.backbone.load_state_dict(backbone.state_dict())
+    return model, meta

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.fer2013 import Fer2013
@@ -62,3 +63,18 @@ def test_dedup_drops_train_copies_of_test_files(tmp_path: Path) -> None:
     deduped = prepare(Fer2013(), tmp_path, dedup=True)
     assert [CANONICAL_CLASSES[i] for i in deduped.split("train").labels] == ["sadness"]
     assert len(deduped.split("test")) == 1
+
+
+def test_prepare_cli_takes_dataset_options(tmp_path: Path, registry, capsys) -> None:
+    from dabench.cli import main
+
+    make_folders(tmp_path, {"train/happy/Training_1.jpg": 3, "train/sad/Training_3.jpg": 4,
+                            "test/happy/PrivateTest_1.jpg": 3})
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "prepare", "fer2013", "--data-root", str(tmp_path), "--set", "dedup=true", "--set", "rgb=true"])
+    assert exit_info.value.code == 0
+    assert "fer2013: prepared at 48 px (test 1, train 1, val 0)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "prepare", "fer2013", "--data-root", str(tmp_path), "--set", "crop=tight"])
+    assert exit_info.value.code == 2
+    assert "bad option for dataset 'fer2013': crop must be one of fixed, haar, none" in capsys.readouterr().err

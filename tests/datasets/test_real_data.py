@@ -78,3 +78,18 @@ def test_data_check_cli_on_ckplus(shared_data: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "layout found in" in out and "CK+48 class folders" in out
     assert "extras: contempt (dropped by pairs); canonical classes absent: neutral" in out
+
+
+@pytest.mark.slow
+def test_source_only_fer2013_to_ckplus_runs_and_records_split_hashes(
+        fer2013_prepared: PreparedDataset, registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dabench.runner import execute, plan_run
+
+    monkeypatch.setenv("DABENCH_DATA", str(SHARED_DATA))
+    plan = plan_run(registry, "source_only", "fer2013:ckplus", 0, sets=("source.epochs=1",))
+    assert plan.config["backbone"] == "small_cnn" and plan.config["image_size"] == 48
+    assert plan.classes == ("surprise", "fear", "disgust", "happiness", "sadness", "anger")
+    result = execute(plan, registry, "cpu")
+    assert result["split_hashes"] == {"fer2013": Fer2013().split_hash(), "ckplus": CkPlus().split_hash()}
+    assert result["accuracy"] == result["source_accuracy"]  # source_only adapts nothing
+    assert result["accuracy"] > 1 / 6  # one epoch on FER2013 already beats chance on CK+

@@ -233,13 +233,19 @@ def data_group() -> None:
 
 @data_group.command("prepare")
 @click.argument("name")
-@click.option("--resolution", default=48, show_default=True, type=int)
+@click.option("--resolution", default=None, type=int, help="Side in px (default: the dataset's native size).")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding NAME/ (default $DABENCH_DATA).")
-def data_prepare(name: str, resolution: int, data_root: Path | None) -> None:
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="A dataset option, e.g. --set crop=haar --set rgb=true --set dedup=true.")
+def data_prepare(name: str, resolution: int | None, data_root: Path | None, sets: tuple[str, ...]) -> None:
     """Build the cached uint8 arrays of a dataset."""
+    from dabench.config import parse_set
     from dabench.data.pairs import prepare
 
-    prepared = prepare(get_registry().dataset(name), {}, resolution, data_root)
+    dataset = get_registry().dataset(name)
+    resolution = resolution or dataset.native_size
+    options = {key: value for assignment in sets for key, value in parse_set(assignment).items()}
+    prepared = prepare(dataset, options, resolution, data_root)
     counts = ", ".join(f"{split} {len(data)}" for split, data in prepared.splits.items())
     click.echo(f"{name}: prepared at {resolution} px ({counts}) in {paths.cache_dir('datasets') / prepared.key}")
 
@@ -254,6 +260,20 @@ def new_plugin(name: str, parent: Path) -> None:
 
     root = scaffold(name, parent)
     click.echo(f"wrote {root}\nnext: pip install -e {root} && pytest {root / 'tests'} && dabench plugins")
+
+
+@data_group.command("check")
+@click.argument("name")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding NAME/ (default $DABENCH_DATA).")
+def data_check(name: str, data_root: Path | None) -> None:
+    """Layout, counts, unreadable files, duplicates and leakage of a dataset; exit 2 if the layout is wrong."""
+    from dabench.data.check import check_dataset
+
+    dataset = get_registry().dataset(name)
+    report_ = check_dataset(dataset, dataset.locate(data_root or paths.data_root()))
+    click.echo("\n".join(report_.lines()))
+    if report_.unreadable:
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,78 @@
+"""NRC's neighbour search for one epoch at FER2013's size (N = 28,709, 256-d, K = KK = 5): dabench's
+chunked search (each distinct bank row searched once, O(chunk x N) memory) against the reference's
+CPU-bank search (per batch: batch x N distances, then a B x K x N bmm for the neighbours' neighbours).
+
+Run: .venv/bin/pytest benchmarks/test_knn.py --benchmark-only -s   (DABENCH_BENCH_N=... for a smaller N)
+Peak memory of ours is measured in a fresh subprocess (VmHWM - VmRSS before the search).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dabench.train.knn import nrc_neighbourhood
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.baselines.nrc_reference import reference_epoch_search  # noqa: E402
+
+N = int(os.environ.get("DABENCH_BENCH_N", 28_709))
+DIM, K, KK, CHUNK = 256, 5, 5, 1024
+RESULTS: dict[str, object] = {}
+
+
+def bank(seed: int = 0) -> torch.Tensor:
+    return F.normalize(torch.randn(N, DIM, generator=torch.Generator().manual_seed(seed)), dim=1)
+
+
+def ours(features: torch.Tensor):
+    hood = nrc_neighbourhood(features, torch.arange(len(features)), K, KK, CHUNK)
+    return hood.near, hood.affinity, hood.expanded
+
+
+def test_reference_cpu_bank(benchmark):
+    RESULTS["reference_out"] = benchmark.pedantic(reference_epoch_search, args=(bank(), K, KK), rounds=1,
+                                                  iterations=1)
+    RESULTS["reference"] = benchmark.stats.stats.min
+
+
+def test_ours_chunked(benchmark):
+    near, affinity, expanded = benchmark.pedantic(ours, args=(bank(),), rounds=2, iterations=1)
+    RESULTS["ours"] = benchmark.stats.stats.min
+    if "reference_out" in RESULTS:
+        ref_near, ref_weight, ref_expanded = RESULTS["reference_out"]
+        assert torch.equal(near, ref_near) and torch.equal(affinity, ref_weight)
+        assert torch.equal(expanded, ref_expanded)
+        ratio = RESULTS["reference"] / RESULTS["ours"]
+        print(f"\nNRC epoch search, N={N}: reference {RESULTS['reference']:.2f} s, ours {RESULTS['ours']:.2f} s, "
+              f"ratio {ratio:.1f}x")
+
+
+PEAK_SCRIPT = """
+import re, torch
+torch.set_num_threads(1)
+import sys; sys.path.insert(0, {root!r})
+from benchmarks.test_knn import bank, ours
+features = bank()
+def status(key):
+    return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+before = status("VmRSS")
+ours(features)
+print((status("VmHWM") - before) / 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read peak memory")
+def test_ours_peak_memory():
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT.format(root=root)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "DABENCH_BENCH_N": str(N)})
+    peak_mib = float(out.stdout.strip().splitlines()[-1])
+    print(f"\nours: peak extra memory {peak_mib:.0f} MiB for N={N} (bank itself {N * DIM * 4 / 2**20:.0f} MiB)")
+    assert peak_mib < 1024

@@ -1,0 +1,87 @@
+"""The epoch/batch loop shared by the SFUDA methods (SHOT, NRC, AaD, Tent): shuffled batches of
+device-resident target images, per-sample augmentation, SHOT's lr decay, one epoch hook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from dabench.methods import AdaptContext
+from dabench.models import ClassifierNet
+from dabench.train.batches import augment, index_batches, to_float
+from dabench.train.device import autocast
+from dabench.train.schedule import set_lr, shot_decay
+
+
+@dataclass(frozen=True)
+class LoopHparams:
+    """Optimisation settings every self-training method shares (SHOT's target recipe)."""
+
+    epochs: int = field(default=15, metadata={"help": "passes over the target train images"})
+    batch_size: int = field(default=64, metadata={"help": "batch size"})
+    lr: float = field(default=0.01, metadata={"help": "base learning rate (bottleneck/classifier)"})
+    backbone_lr_mult: float = field(default=0.1, metadata={"help": "backbone lr multiplier"})
+    weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay"})
+    augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation on training batches"})
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, {self.batch_size})")
+        if self.lr <= 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0; backbone_lr_mult and weight_decay must be >= 0")
+
+    def loop_args(self) -> dict:
+        """The keyword arguments of :func:`train_epochs` these settings fix."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "augment_batches": self.augment,
+                "decay_from_lr": self.lr}
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """index (B,) target-train indices; images (B, 3, H, W) float, augmented if asked; progress p in [0, 1)."""
+
+    index: torch.Tensor
+    images: torch.Tensor
+    progress: float
+
+
+def train_epochs(model: ClassifierNet, images: torch.Tensor, ctx: AdaptContext, optimizer: torch.optim.Optimizer,
+                 batch_loss: Callable[[ClassifierNet, Batch], torch.Tensor], *, epochs: int, batch_size: int,
+                 augment_batches: bool, decay_from_lr: float | None = None,
+                 before_epoch: Callable[[int], None] | None = None, desc: str = "adapt") -> list[float]:
+    """Train ``model`` in place for ``epochs``; returns the mean loss of each epoch.
+
+    images (N, C, H, W) uint8 on the device. ``decay_from_lr``: apply SHOT's lr * (1 + 10 p)^-0.75 to
+    that base lr (None keeps the optimiser's lr). ``before_epoch(epoch)`` runs under the
+    ``pseudo_labels`` stage (e.g. SHOT's labelling pass); batches under ``train``.
+    """
+    n = len(images)
+    batch_size = min(batch_size, n)
+    steps_per_epoch = n // batch_size  # drop_last: a BN layer cannot train on a 1-image batch
+    total_steps = epochs * steps_per_epoch
+    step, epoch_losses = 0, []
+    for epoch in ctx.progress(range(epochs), desc=desc):
+        if before_epoch is not None:
+            with ctx.stage("pseudo_labels"):
+                before_epoch(epoch)
+        with ctx.stage("train"):
+            model.train()
+            loss_sum = torch.zeros((), device=images.device)
+            for index in index_batches(n, batch_size, ctx.generator, drop_last=True, device=images.device):
+                batch = to_float(images[index])
+                if augment_batches:
+                    batch = augment(batch, ctx.generator)
+                if decay_from_lr is not None:
+                    set_lr(optimizer, decay_from_lr, shot_decay(step / total_steps))
+                with autocast(ctx.device, ctx.amp):
+                    loss = batch_loss(model, Batch(index, batch, step / total_steps))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach().float()
+                step += 1
+            epoch_losses.append(loss_sum.item() / steps_per_epoch)  # one sync per epoch
+        ctx.end_epoch(model, epoch)
+    return epoch_losses

@@ -17,6 +17,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 import torch
 import yaml
 
+from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
 from dabench.progress import progress
 
@@ -52,10 +53,48 @@ class AdaptContext:
     pseudo_labels: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
+    # the run folder's checkpoint.pt (None outside a run); see save_checkpoint / docs/checkpoints.md
+    checkpointer: Checkpointer | None = None
+    _runner_state: dict[str, list] = field(default_factory=dict)  # the runner's per-epoch history, checkpointed too
+
+    def __post_init__(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.extra = (self._checkpoint_extra, self._restore_checkpoint_extra)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def save_checkpoint(self, epoch: int, **states: Any) -> None:
+        """Call at the end of each epoch with what the loop needs to go on: state_dicts (model, optimiser,
+        scheduler) and counters. The RNG states (``generator``, torch, NumPy, Python) and this context's
+        records are added; written atomically to the run folder, deleted when the run finishes."""
+        if self.checkpointer is not None:
+            self.checkpointer.save(epoch, **states)
+
+    def load_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
+        """After a crash: ``(last finished epoch, states)`` with the RNG states already restored (tensors on
+        the CPU; ``load_state_dict`` moves them); None on a fresh start. Call it after building the model
+        and optimiser and after any random draws made before the first epoch."""
+        if self.checkpointer is None:
+            return None
+        loaded = self.checkpointer.load()
+        if loaded is not None:
+            self.log(f"resumed from the checkpoint of epoch {loaded[0]}")
+        return loaded
+
+    def _checkpoint_extra(self) -> dict[str, Any]:
+        return {"records": self.records, "pseudo_labels": self.pseudo_labels, "log_lines": self.log_lines,
+                "runner": self._runner_state}
+
+    def _restore_checkpoint_extra(self, extra: dict[str, Any]) -> None:
+        self.records.clear()
+        self.records.update(extra.get("records", {}))
+        self.pseudo_labels[:] = extra.get("pseudo_labels", [])
+        self.log_lines[:] = extra.get("log_lines", [])
+        for key, values in extra.get("runner", {}).items():
+            if key in self._runner_state:
+                self._runner_state[key][:] = values
 
     def end_epoch(self, model: ClassifierNet, epoch: int) -> None:
         """Call after each epoch: the runner records per-epoch metrics for analysis (never selection)."""

@@ -18,7 +18,8 @@ import torch
 
 import dabench
 from dabench import atomic, config as cfg
-from dabench import results
+from dabench import results, running
+from dabench.checkpoint import FILENAME as CHECKPOINT, Checkpointer
 from dabench.data.dataset import PreparedDataset
 from dabench.data.pairs import prepare, split_in_classes
 from dabench.errors import DabenchError
@@ -30,7 +31,7 @@ from dabench.source import SourceSpec, get_source_model, load_source_file
 from dabench.ssl import SSLRecipe, check_backbone
 from dabench.ssl.artifact import SSLSpec, ssl_model
 from dabench.train.batches import images_to_device
-from dabench.train.device import resolve_device, seed_everything
+from dabench.train.device import determinism_report, resolve_device, seed_everything
 from dabench.train.features import predict
 from dabench.train.metrics import classification_metrics
 from dabench.validators import fixed_subsample, score_model
@@ -95,35 +96,56 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16])
 
 
-def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force: bool = False) -> dict[str, Any]:
+def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force: bool = False, *,
+            record_user_errors: bool = False, index: bool = True) -> dict[str, Any]:
     """Run ``plan`` unless an intact finished run with the same id exists (``force`` reruns it).
 
-    A user error (a missing dataset, a bad checkpoint) leaves nothing behind; any other failure keeps
-    the run folder with ``error.txt`` holding the traceback, and no ``done`` marker.
+    While it runs, the folder holds a ``running`` marker (pid, host, start) and this machine's lock on
+    the run (another process gets ``running.RunBusy``). A user error (a missing dataset, a bad
+    checkpoint) leaves nothing behind, unless ``record_user_errors`` (sweeps) keeps it in ``error.txt``;
+    any other exception keeps the folder with ``error.txt`` holding the traceback, and no ``done``
+    marker. A run killed part-way resumes from its ``checkpoint.pt`` (``force`` discards it).
     """
     folder = results.run_dir(plan.run_id)
-    if not force:
-        finished = results.read_done(folder)
-        if finished is not None:
-            results.index_result(finished)
-            return finished
-    device = resolve_device(device_name)
-    data = _prepare_data(plan, registry)
-    if folder.exists():
-        shutil.rmtree(folder)  # a stale, unfinished or forced run
-    folder.mkdir(parents=True)
-    results.write_config(folder, plan.config)
-    try:
-        result, log_lines = _execute(plan, registry, device, data)
-    except DabenchError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    except BaseException as exc:
-        atomic.write_text(folder / "error.txt", "".join(traceback.format_exception(exc)))
-        raise
-    results.finish_run(folder, result, log_lines)
-    results.index_result(result)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with running.claim(folder):
+        finished = None if force else results.read_done(folder)
+        if finished is None:
+            _reset_folder(folder, keep_checkpoint=not force)
+            results.write_config(folder, plan.config)
+            running.write_marker(folder)
+            try:
+                device = resolve_device(device_name)
+                data = _prepare_data(plan, registry)
+                result, log_lines = _execute(plan, registry, device, data, folder)
+            except DabenchError as exc:
+                if record_user_errors:
+                    atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
+                raise
+            except Exception as exc:  # not KeyboardInterrupt: an interrupted run is resumed, not failed
+                atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
+                raise
+            results.finish_run(folder, result, log_lines)
+            (folder / CHECKPOINT).unlink(missing_ok=True)
+        else:
+            result = finished
+    if index:
+        results.index_result(result)
     return result
+
+
+def _reset_folder(folder: Path, keep_checkpoint: bool) -> None:
+    """Empty a stale, failed or forced run's folder; keep the checkpoint of an interrupted one to resume it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if keep_checkpoint and path.name == CHECKPOINT:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 @dataclass(frozen=True)
@@ -142,7 +164,7 @@ def _prepare_data(plan: RunPlan, registry: Registry) -> _PairData:
 
 
 def _execute(plan: RunPlan, registry: Registry, device: torch.device,
-             data: _PairData) -> tuple[dict[str, Any], list[str]]:
+             data: _PairData, folder: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     config = plan.config
     timings: dict[str, float] = {"data": round(data.seconds, 3)}
     started = time.perf_counter()
@@ -192,8 +214,10 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
                         "validators": score_model(model, validation_images, registry.validators, batch)})
 
     generator = seed_everything(plan.seed)
+    checkpointer = Checkpointer(folder / CHECKPOINT, generator, owner=plan.run_id) if folder is not None else None
     ctx = AdaptContext(device=device, seed=plan.seed, generator=generator, class_names=plan.classes,
                        amp=config["amp"], init=config["init"], _on_epoch_end=on_epoch_end,
+                       checkpointer=checkpointer, _runner_state={"history": history},
                        _initial_model=lambda init: _initial_model(init, source_model, registry, config, device,
                                                                   plan, target.images, ssl_target_key))
     method = plan.method(plan.hparams)
@@ -224,6 +248,7 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         "split_hashes": {plan.pair.source: source_prepared.meta.get("split_hash"),
                          plan.pair.target: target_prepared.meta.get("split_hash")},
         "versions": _versions(), "git_revision": _git_revision(),
+        "determinism": determinism_report(device, config["amp"]),
     }
     return result, ctx.log_lines
 

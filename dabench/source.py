@@ -16,6 +16,7 @@ import torch
 from filelock import FileLock
 
 from dabench import atomic, paths
+from dabench.checkpoint import Checkpointer
 from dabench.config import build_dataclass
 from dabench.data.pairs import prepare, split_in_classes
 from dabench.errors import DabenchError
@@ -78,9 +79,12 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, fold
     model = build_model(registry.backbone(spec.backbone), len(spec.classes), weights).to(device)
     recipe = build_dataclass(SupervisedRecipe, spec.recipe, "source recipe")
     started = time.perf_counter()
+    # beside the artifact and under its lock: a killed source training resumes after its last epoch
+    checkpoint = Checkpointer(folder.with_name(folder.name + ".checkpoint.pt"), generator,
+                              owner=atomic.sha256_json(spec.key()))
     outcome = train_supervised(model, images_to_device(train.images, device),
                                torch.from_numpy(train.labels).to(device), recipe, generator,
-                               desc=f"source {spec.dataset}")
+                               desc=f"source {spec.dataset}", checkpoint=checkpoint)
     seconds = time.perf_counter() - started
     test_accuracy = None
     if "test" in prepared.splits:
@@ -100,6 +104,7 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, fold
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    checkpoint.clear()
 
 
 def save_checkpoint(model: ClassifierNet, meta: dict[str, Any], path: Path) -> None:

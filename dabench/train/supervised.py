@@ -10,6 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
 from dabench.progress import progress
 from dabench.train.batches import augment, index_batches, to_float
@@ -35,11 +36,13 @@ class SupervisedRecipe:
 
 
 def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.Tensor, recipe: SupervisedRecipe,
-                     generator: torch.Generator, desc: str = "train") -> dict[str, Any]:
+                     generator: torch.Generator, desc: str = "train",
+                     checkpoint: Checkpointer | None = None) -> dict[str, Any]:
     """Train ``model`` in place and load the epoch with the best held-out accuracy.
 
     images: (N, C, H, W) uint8 on the model's device; labels: (N,) int64 on the same device.
-    Returns {best_epoch, val_accuracy (best), history: [val accuracy per epoch]}.
+    Returns {best_epoch, val_accuracy (best), history: [val accuracy per epoch]}. With ``checkpoint``,
+    each epoch's state is saved and a killed run resumes after its last saved epoch, bit for bit.
     """
     device = images.device
     order = torch.randperm(len(images), generator=generator).to(device)
@@ -53,7 +56,15 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
     best = {"best_epoch": -1, "val_accuracy": -1.0, "history": []}
     best_state = None
     step = 0
-    for epoch in progress(range(recipe.epochs), desc=desc):
+    start_epoch = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        last_epoch, states = saved
+        model.load_state_dict(states["model"])
+        optimizer.load_state_dict(states["optimizer"])
+        step, best, best_state = states["step"], states["best"], states["best_state"]
+        start_epoch = last_epoch + 1
+    for epoch in progress(range(start_epoch, recipe.epochs), desc=desc):
         model.train()
         for batch_index in index_batches(len(train_index), recipe.batch_size, generator, drop_last=True, device=device):
             chosen = train_index[batch_index]
@@ -75,6 +86,9 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
         if accuracy > best["val_accuracy"]:
             best.update(best_epoch=epoch, val_accuracy=accuracy)
             best_state = copy.deepcopy(model.state_dict())
+        if checkpoint is not None:
+            checkpoint.save(epoch, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                            best=best, best_state=best_state)
     if best_state is not None:
         model.load_state_dict(best_state)
     if not n_val:

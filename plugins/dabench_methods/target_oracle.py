@@ -41,7 +41,11 @@ class TargetOracle(Method):
             model = ctx.initial_model("scratch")
         recipe = SupervisedRecipe(epochs=hp.epochs, batch_size=hp.batch_size, lr=hp.lr)
         with ctx.stage("train"):
-            outcome = train_supervised(model, target.images, labels, recipe, ctx.generator, desc="target_oracle")
+            # the run folder's checkpoint: a killed run resumes after its last finished epoch
+            outcome = train_supervised(model, target.images, labels, recipe, ctx.generator, desc="target_oracle",
+                                       checkpoint=ctx.checkpointer)
+        if ctx.checkpointer is not None and ctx.checkpointer.resumed_from is not None:
+            ctx.log(f"resumed from the checkpoint of epoch {ctx.checkpointer.resumed_from}")
         ctx.record("target_val_accuracy", outcome["val_accuracy"])
         ctx.record("best_epoch", outcome["best_epoch"])
         return model

@@ -1,0 +1,321 @@
+"""Sweeps: methods x pairs x seeds as runs, each one's state read from its folder (done / running /
+failed / interrupted / pending), the unfinished ones handed to a launcher, every outcome indexed."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dabench import atomic, paths, results, running
+from dabench import config as cfg
+from dabench.errors import DabenchError
+from dabench.registry import Registry, get_registry
+from dabench.runner import RunPlan, execute, plan_run
+
+STATES = ("done", "running", "failed", "interrupted", "pending")
+TO_RUN = ("pending", "interrupted")  # an interrupted run resumes from its checkpoint
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a worker (another process, another machine) needs to rebuild a run's plan."""
+
+    method: str
+    pair: str
+    seed: int
+    backbone: str | None
+    sets: tuple[str, ...]
+    run_id: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.pair} seed {self.seed}"
+
+
+@dataclass
+class Entry:
+    request: RunRequest
+    state: str
+    detail: str = ""  # failed: the error's last line; running: pid, host, start
+
+
+@dataclass
+class Outcome:
+    """A run's end as a worker reports it; ``result``/``config``/``log`` let the driver write the
+    folder itself when the worker's DABENCH_HOME is not shared with it."""
+
+    run_id: str
+    ok: bool
+    busy: bool = False
+    error: str = ""
+    traceback: str = ""
+    result: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    log: str = ""
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or ``0-4`` (inclusive) or a mix."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            low, _, high = part.partition("-")
+            seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
+    except ValueError:
+        raise DabenchError(f"--seeds '{text}': write seeds as 0,1,2 or 0-4") from None
+    if not seeds:
+        raise DabenchError("--seeds is empty; write seeds as 0,1,2 or 0-4")
+    return list(dict.fromkeys(seeds))
+
+
+def split_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def plan_sweep(registry: Registry, methods: list[str], pairs: list[str], seeds: list[int],
+               backbone: str | None = None, sets: tuple[str, ...] = (),
+               config_files: tuple[Path, ...] = ()) -> list[tuple[RunPlan, RunRequest]]:
+    """Every (method, pair, seed) planned and checked before anything runs; all bad names in one error.
+
+    A ``--set`` of a method hyperparameter applies to the methods that have it (``epochs=3`` leaves
+    source_only alone); a key that no method of the sweep and no run setting knows is an error.
+    """
+    if not methods:
+        raise DabenchError("the sweep names no method; pass --methods a,b (see `dabench list methods`)")
+    if not pairs:
+        raise DabenchError("the sweep names no pair; pass --suite NAME or --pairs S:T,S:T")
+    bad_methods = [f"method '{name}'" for name in methods if registry.aliases.get(name, name) not in registry.methods]
+    bad_pairs = []
+    for text in pairs:
+        try:
+            registry.pair(text)
+        except DabenchError as exc:
+            bad_pairs.append(f"pair '{text}' ({exc})")
+    if bad_methods or bad_pairs:
+        hints = ([f"valid methods: {', '.join(sorted(registry.methods))}"] if bad_methods else []) + \
+                (["valid pairs: `dabench list pairs`"] if bad_pairs else [])
+        raise DabenchError(f"the sweep names {len(bad_methods) + len(bad_pairs)} unknown or invalid item(s): "
+                           f"{'; '.join(bad_methods + bad_pairs)}. Nothing was run; {'; '.join(hints)}")
+    layers = tuple(file_as_sets(path) for path in config_files)
+    all_sets = tuple(s for layer in layers for s in layer) + tuple(sets)
+    per_method = {name: _sets_for(registry, name, all_sets) for name in methods}
+    used = {s for chosen in per_method.values() for s in chosen}
+    unused = [s for s in all_sets if s not in used]
+    if unused:
+        raise DabenchError(f"--set {', '.join(unused)}: no method of this sweep has that key, nor is it a run "
+                           f"setting; run settings: {', '.join(sorted(cfg.RUN_DEFAULTS))}; method keys: "
+                           + "; ".join(f"{m}: {', '.join(sorted(registry.method(m).hparam_defaults())) or '-'}"
+                                       for m in methods))
+    planned = []
+    for name in methods:
+        for pair in pairs:
+            for seed in seeds:
+                plan = plan_run(registry, name, pair, seed, backbone, (), per_method[name])
+                request = RunRequest(plan.method.id, str(plan.pair), seed, backbone, per_method[name], plan.run_id)
+                planned.append((plan, request))
+    return planned
+
+
+def file_as_sets(path: Path) -> tuple[str, ...]:
+    """A ``-c`` file as ``key=<json>`` assignments, so workers on other machines need not read the file."""
+    return tuple(f"{key}={json.dumps(value)}" for key, value in cfg.load_file(path).items())
+
+
+def _sets_for(registry: Registry, method: str, sets: tuple[str, ...]) -> tuple[str, ...]:
+    known = set(cfg.RUN_DEFAULTS) | set(registry.method(method).hparam_defaults())
+    return tuple(s for s in sets if s.split("=", 1)[0].split(".")[0].strip() in known)
+
+
+# ---- state of each run, read from its folder ----------------------------------------------------
+def run_state(folder: Path) -> tuple[str, str]:
+    """(state, detail) of one run folder; see STATES."""
+    if results.read_done(folder) is not None:
+        return "done", ""
+    marker = running.read_marker(folder)
+    if marker is not None and running.marker_alive(marker):
+        return "running", f"pid {marker.get('pid')} on {marker.get('host')} since {marker.get('started')}"
+    if (folder / running.ERROR).exists():
+        return "failed", running.last_error_line(folder)
+    if marker is not None:
+        return "interrupted", f"its process (pid {marker.get('pid')}) is gone"
+    if folder.is_dir() and any(folder.iterdir()):
+        return "interrupted", "started but not finished"
+    return "pending", ""
+
+
+def sweep_status(requests: list[RunRequest]) -> list[Entry]:
+    return [Entry(request, *run_state(results.run_dir(request.run_id))) for request in requests]
+
+
+def folder_entries() -> list[Entry]:
+    """Every run folder of this DABENCH_HOME with its state (no sweep given: nothing is 'pending')."""
+    entries = []
+    root = paths.runs_dir()
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            config = {}
+        request = RunRequest(str(config.get("method", "?")), str(config.get("pair", "?")), int(config.get("seed", -1)),
+                             config.get("backbone"), (), folder.name)
+        entries.append(Entry(request, *run_state(folder)))
+    return entries
+
+
+def counts(entries: list[Entry]) -> dict[str, int]:
+    return {state: sum(entry.state == state for entry in entries) for state in STATES}
+
+
+def format_status(entries: list[Entry], title: str = "") -> str:
+    tally = counts(entries)
+    lines = [title] if title else []
+    lines.append(f"{len(entries)} runs: " + ", ".join(f"{tally[state]} {state}" for state in STATES))
+    for state in ("failed", "running", "interrupted"):
+        chosen = [entry for entry in entries if entry.state == state]
+        if chosen:
+            lines.append(f"{state}:")
+            lines += [f"  {e.request.label} (run {e.request.run_id}): {e.detail}" for e in chosen]
+    return "\n".join(lines)
+
+
+# ---- the sweep itself -----------------------------------------------------------------------------
+def save_selection(selection: dict[str, Any]) -> None:
+    """Remember the last sweep's arguments so that a bare `dabench status` can show it."""
+    atomic.write_json(paths.home() / "sweeps" / "last.json", selection)
+
+
+def load_selection() -> dict[str, Any] | None:
+    path = paths.home() / "sweeps" / "last.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@dataclass
+class Summary:
+    entries: list[Entry]
+    ran: int
+    failed_now: list[str]
+    busy: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(entry.state == "failed" for entry in self.entries) else 0
+
+
+def run_sweep(requests: list[RunRequest], launcher: str = "local", workers: int | None = None,
+              device: str = "auto", retry_failed: bool = False, ray_address: str | None = "auto",
+              echo: Callable[[str], None] = print) -> Summary:
+    """Index the finished runs, run the unfinished ones through ``launcher``, return the final states."""
+    entries = sweep_status(requests)
+    for entry in entries:
+        if entry.state == "done":  # also repairs an index that missed a run finished just before a crash
+            results.index_result(results.read_done(results.run_dir(entry.request.run_id)))
+    wanted = TO_RUN + (("failed",) if retry_failed else ())
+    todo = [entry.request for entry in entries if entry.state in wanted]
+    tally = counts(entries)
+    echo(f"sweep: {len(entries)} runs; {tally['done']} already done, {len(todo)} to run"
+         + (f", {tally['failed']} failed before (skipped; --retry-failed reruns them)"
+            if tally["failed"] and not retry_failed else "")
+         + (f", {tally['running']} running in another process" if tally["running"] else ""))
+    for request in todo:  # a done marker that failed its checksum was warned about once; drop it
+        (results.run_dir(request.run_id) / results.DONE).unlink(missing_ok=True)
+    failed_now: list[str] = []
+    busy: list[str] = []
+    finished = 0
+    by_id = {request.run_id: request for request in todo}
+
+    def on_outcome(outcome: Outcome) -> None:
+        nonlocal finished
+        finished += 1
+        request = by_id[outcome.run_id]
+        prefix = f"[{finished}/{len(todo)}]"
+        if outcome.busy:
+            busy.append(request.label)
+            echo(f"{prefix} skipped {request.label}: {outcome.error}")
+        elif outcome.ok:
+            record_success(outcome)
+            result = outcome.result or {}
+            echo(f"{prefix} done {request.label}: accuracy {100 * result['accuracy']:.2f}% "
+                 f"({result.get('seconds', 0):.1f} s on {result.get('device')})")
+        else:
+            record_failure(outcome)
+            failed_now.append(request.label)
+            echo(f"{prefix} FAILED {request.label} (run {request.run_id}): {outcome.error}")
+
+    if todo:
+        launch(launcher, todo, device, workers, on_outcome, ray_address)
+    final = sweep_status(requests)
+    summary = Summary(final, len(todo), failed_now, busy)
+    echo(format_status(final, "sweep finished:"))
+    return summary
+
+
+def launch(launcher: str, requests: list[RunRequest], device: str, workers: int | None,
+           on_outcome: Callable[[Outcome], None], ray_address: str | None) -> None:
+    if launcher == "local":
+        from dabench.launchers.local import run_local
+
+        run_local(requests, device, workers, on_outcome)
+    elif launcher == "ray":
+        from dabench.launchers.ray import run_ray
+
+        run_ray(requests, device, workers, on_outcome, ray_address)
+    else:
+        raise DabenchError(f"unknown launcher '{launcher}'; valid launchers: local, ray")
+
+
+def record_success(outcome: Outcome) -> None:
+    """Write the folder if the worker's home is not this one (a remote machine), then index the run."""
+    folder = results.run_dir(outcome.run_id)
+    if results.read_done(folder) is None and outcome.result is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if outcome.config is not None:
+            results.write_config(folder, outcome.config)
+        results.finish_run(folder, outcome.result, outcome.log.splitlines())
+        (folder / running.ERROR).unlink(missing_ok=True)
+    results.index_result(outcome.result)
+
+
+def record_failure(outcome: Outcome) -> None:
+    folder = results.run_dir(outcome.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    if outcome.config is not None and not (folder / "config.yaml").exists():
+        results.write_config(folder, outcome.config)
+    atomic.write_text(folder / running.ERROR, outcome.traceback or outcome.error + "\n")
+
+
+def execute_request(request: RunRequest, device: str = "auto", registry: Registry | None = None) -> Outcome:
+    """Plan and execute one run in this process; never raises for a run's own failure."""
+    config = None
+    try:
+        registry = registry or get_registry()
+        plan = plan_run(registry, request.method, request.pair, request.seed, request.backbone, (), request.sets)
+        config = plan.config
+        if plan.run_id != request.run_id:
+            raise DabenchError(f"this worker resolves {request.label} to run {plan.run_id}, the driver to "
+                               f"{request.run_id}: install the same dabench and plugins on every machine")
+        result = execute(plan, registry, device, record_user_errors=True, index=False)
+        log_path = results.run_dir(plan.run_id) / "log.txt"
+        log = log_path.read_text() if log_path.exists() else ""
+        return Outcome(request.run_id, True, result=result, config=config, log=log)
+    except running.RunBusy as exc:
+        return Outcome(request.run_id, False, busy=True, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 -- a run's failure is data for the sweep, not the end of it
+        text = "".join(traceback.format_exception(exc))
+        last = f"{type(exc).__name__}: {exc}".splitlines()[0] if not isinstance(exc, DabenchError) else str(exc)
+        return Outcome(request.run_id, False, error=last, traceback=text, config=config)
+
+
+def died(request: RunRequest, why: str) -> Outcome:
+    """The outcome of a run whose worker process vanished (out of memory, a crash in native code)."""
+    finished = results.read_done(results.run_dir(request.run_id))
+    if finished is not None:
+        return Outcome(request.run_id, True, result=finished)
+    return Outcome(request.run_id, False, error=why, traceback=why + "\n")

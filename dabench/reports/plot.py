@@ -38,7 +38,7 @@ def plot_leaderboard(records: list[dict[str, Any]], out: Path, pairs: list[str] 
     if not labels:
         raise DabenchError("nothing to plot: no finished runs match")
     width = 0.8 / len(labels)
-    figure, axes = plt.subplots(figsize=(max(4.0, 1.6 * len(columns) + 0.4 * len(labels)), 3.6), dpi=150)
+    figure, axes = plt.subplots(figsize=(max(6.0, 1.6 * len(columns) + 0.4 * len(labels) + 2.0), 3.8), dpi=150)
     positions = np.arange(len(columns))
     for offset, label in enumerate(labels):
         values = [cells[label].get(pair, []) for pair in columns]
@@ -49,7 +49,7 @@ def plot_leaderboard(records: list[dict[str, Any]], out: Path, pairs: list[str] 
     axes.set_xticks(positions, columns)
     axes.set_ylabel(f"{metric.replace('_', '-')} (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(f"{metric.replace('_', '-')} by pair, mean ± std over seeds; selection: {criterion_label(selection)}",
+    axes.set_title(f"{metric.replace('_', '-')} by pair, mean ± std over seeds\nselection: {criterion_label(selection)}",
                    fontsize=9)
     axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.grid(axis="y", alpha=0.3)

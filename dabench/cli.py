@@ -336,18 +336,6 @@ def data_prepare(name: str, resolution: int | None, data_root: Path | None, sets
     click.echo(f"{name}: prepared at {resolution} px ({counts}) in {paths.cache_dir('datasets') / prepared.key}")
 
 
-@cli.command("new-plugin")
-@click.argument("name")
-@click.option("--dir", "parent", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="Folder in which dabench-NAME/ is created.")
-def new_plugin(name: str, parent: Path) -> None:
-    """Write a plugin package skeleton (method, dataset, conformance test) that passes its own tests."""
-    from dabench.scaffold import new_plugin as scaffold
-
-    root = scaffold(name, parent)
-    click.echo(f"wrote {root}\nnext: pip install -e {root} && pytest {root / 'tests'} && dabench plugins")
-
-
 @data_group.command("check")
 @click.argument("name")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding NAME/ (default $DABENCH_DATA).")
@@ -360,6 +348,18 @@ def data_check(name: str, data_root: Path | None) -> None:
     click.echo("\n".join(report_.lines()))
     if report_.unreadable:
         sys.exit(1)
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder in which dabench-NAME/ is created.")
+def new_plugin(name: str, parent: Path) -> None:
+    """Write a plugin package skeleton (method, dataset, conformance test) that passes its own tests."""
+    from dabench.scaffold import new_plugin as scaffold
+
+    root = scaffold(name, parent)
+    click.echo(f"wrote {root}\nnext: pip install -e {root} && pytest {root / 'tests'} && dabench plugins")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -114,7 +114,8 @@ class AdaptContext:
     def record_pseudo_labels(self, indices: torch.Tensor, labels: torch.Tensor, stage: str = "") -> None:
         """The target-train indices a method kept and the labels it gave them; the evaluator scores them
         against the true labels after the run (the method never sees those)."""
-        self.pseudo_labels.append({"stage": stage, "indices": indices.detach().cpu(), "labels": labels.detach().cpu()})
+        self.pseudo_labels.append({"stage": stage, "indices": indices.detach().cpu().clone(),
+                                   "labels": labels.detach().cpu().clone()})
 
     def log(self, message: str) -> None:
         self.log_lines.append(message)

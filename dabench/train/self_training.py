@@ -1,5 +1,6 @@
 """The epoch/batch loop shared by the SFUDA methods (SHOT, NRC, AaD, Tent): shuffled batches of
-device-resident target images, per-sample augmentation, SHOT's lr decay, one epoch hook."""
+device-resident target images, per-sample augmentation, SHOT's lr decay, one epoch hook, and a
+checkpoint after every epoch so that a killed run resumes where it stopped (docs/checkpoints.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+from torch import nn
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
@@ -50,19 +52,28 @@ class Batch:
 def train_epochs(model: ClassifierNet, images: torch.Tensor, ctx: AdaptContext, optimizer: torch.optim.Optimizer,
                  batch_loss: Callable[[ClassifierNet, Batch], torch.Tensor], *, epochs: int, batch_size: int,
                  augment_batches: bool, decay_from_lr: float | None = None,
-                 before_epoch: Callable[[int], None] | None = None, desc: str = "adapt") -> list[float]:
+                 before_epoch: Callable[[int], None] | None = None, desc: str = "adapt",
+                 state: dict[str, torch.Tensor] | None = None) -> list[float]:
     """Train ``model`` in place for ``epochs``; returns the mean loss of each epoch.
 
     images (N, C, H, W) uint8 on the device. ``decay_from_lr``: apply SHOT's lr * (1 + 10 p)^-0.75 to
     that base lr (None keeps the optimiser's lr). ``before_epoch(epoch)`` runs under the
     ``pseudo_labels`` stage (e.g. SHOT's labelling pass); batches under ``train``.
+
+    After each epoch the model, optimiser, step counter, losses and ``state`` are checkpointed through
+    ``ctx``; a run restarted after a crash continues after its last saved epoch and ends bit for bit
+    where an uninterrupted one would (CPU). ``state`` names the tensors the method's closures keep
+    across epochs (memory banks, pseudo-labels): they are saved, and restored *in place*, because the
+    closures hold references to these very objects. Everything else the loss reads must be rebuilt
+    identically before this call (it is: the method's setup runs again on a restart).
     """
     n = len(images)
     batch_size = min(batch_size, n)
     steps_per_epoch = n // batch_size  # drop_last: a BN layer cannot train on a 1-image batch
     total_steps = epochs * steps_per_epoch
-    step, epoch_losses = 0, []
-    for epoch in ctx.progress(range(epochs), desc=desc):
+    state = state or {}
+    start, step, epoch_losses = resume_epochs(ctx, model, optimizer, state)
+    for epoch in ctx.progress(range(start, epochs), desc=desc):
         if before_epoch is not None:
             with ctx.stage("pseudo_labels"):
                 before_epoch(epoch)
@@ -84,4 +95,41 @@ def train_epochs(model: ClassifierNet, images: torch.Tensor, ctx: AdaptContext, 
                 step += 1
             epoch_losses.append(loss_sum.item() / steps_per_epoch)  # one sync per epoch
         ctx.end_epoch(model, epoch)
+        save_epoch(ctx, epoch, model, optimizer, step, epoch_losses, state)
     return epoch_losses
+
+
+def save_epoch(ctx: AdaptContext, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, step: int,
+               epoch_losses: list[float] | None = None, state: dict[str, torch.Tensor] | None = None) -> None:
+    """Checkpoint the end of ``epoch``: what the next epoch starts from (the RNG states and the
+    context's records are added by ``ctx``). A no-op outside a run. Shared with loops that are not
+    :func:`train_epochs` (cluster_pl's) so that every method resumes the same way."""
+    ctx.save_checkpoint(epoch, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                        epoch_losses=list(epoch_losses or []), state=dict(state or {}))
+
+
+def resume_epochs(ctx: AdaptContext, model: nn.Module, optimizer: torch.optim.Optimizer,
+                  state: dict[str, torch.Tensor] | None = None) -> tuple[int, int, list[float]]:
+    """``(first epoch to run, step counter, losses so far)``: ``(0, 0, [])`` on a fresh start, else the
+    position after the last checkpointed epoch, with the model, optimiser, ``state`` tensors and RNG
+    states loaded. Call it after the setup's random draws, right before the first epoch."""
+    saved = ctx.load_checkpoint()
+    if saved is None:
+        return 0, 0, []
+    last_epoch, states = saved
+    model.load_state_dict(states["model"])
+    optimizer.load_state_dict(states["optimizer"])
+    restore_in_place(state or {}, states["state"])
+    return last_epoch + 1, states["step"], list(states["epoch_losses"])
+
+
+def restore_in_place(state: dict[str, torch.Tensor], saved: dict[str, torch.Tensor]) -> None:
+    """Copy each saved tensor into the caller's own. A name or shape that does not match is an error,
+    not a broadcast: it means the checkpoint belongs to different code, and resuming would be wrong."""
+    if set(saved) != set(state):
+        raise RuntimeError(f"checkpoint state {sorted(saved)} does not match this loop's {sorted(state)}")
+    for name, tensor in state.items():
+        if saved[name].shape != tensor.shape:
+            raise RuntimeError(f"checkpoint state {name!r} has shape {tuple(saved[name].shape)}, "
+                               f"expected {tuple(tensor.shape)}")
+        tensor.copy_(saved[name])

@@ -72,8 +72,9 @@ class Aad(Method):
             weight = dispersion_weight(batch.progress, hp.alpha, hp.beta)
             return neighbour_attraction(probs, bank.scores[near]) + weight * batch_dispersion(probs)
 
+        bank_state = {"bank_features": bank.features, "bank_scores": bank.scores}  # checkpointed with the model
         ctx.record("epoch_loss", train_epochs(model, target.images, ctx, optimizer, batch_loss, desc="aad",
-                                                    **hp.loop_args()))
+                                              state=bank_state, **hp.loop_args()))
         return model
 
 

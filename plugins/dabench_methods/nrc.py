@@ -77,8 +77,9 @@ class Nrc(Method):
                 loss = loss + neighbour_attraction(probs, expanded_scores, NON_RECIPROCAL_WEIGHT)
             return loss
 
+        bank_state = {"bank_features": bank.features, "bank_scores": bank.scores}  # checkpointed with the model
         ctx.record("epoch_loss", train_epochs(model, target.images, ctx, optimizer, batch_loss, desc="nrc",
-                                                    **hp.loop_args()))
+                                              state=bank_state, **hp.loop_args()))
         return model
 
 

@@ -78,7 +78,7 @@ class Shot(Method):
             return loss
 
         losses = train_epochs(model, images, ctx, optimizer, batch_loss, before_epoch=relabel, desc="shot",
-                              **hp.loop_args())
+                              state={"pseudo_labels": pseudo_labels}, **hp.loop_args())
         ctx.record("epoch_loss", losses)
         model.classifier.requires_grad_(True)
         return model

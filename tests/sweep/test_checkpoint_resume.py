@@ -3,8 +3,10 @@ uninterrupted run ends (CPU, same seed); the checkpoint goes when the run finish
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +15,8 @@ from conftest import PAIR, TINY
 
 from dabench import results
 from dabench.checkpoint import Checkpointer
-from dabench.models import build_model
+from dabench.methods import AdaptContext, TargetImages
+from dabench.models import ClassifierNet, build_model
 from dabench.runner import execute, plan_run
 from dabench.train.supervised import SupervisedRecipe, train_supervised
 
@@ -69,6 +72,63 @@ def test_train_supervised_resumes_bit_for_bit(tmp_path: Path, registry, monkeypa
     resumed = Checkpointer(path)
     state, outcome = train(resumed)
     assert resumed.resumed_from == 0 and outcome == reference
+    assert all(torch.equal(state[key], reference_state[key]) for key in reference_state)
+
+
+CLASSES = ("a", "b", "c")
+TARGET = TargetImages(torch.randint(0, 256, (48, 3, 16, 16), dtype=torch.uint8,
+                                    generator=torch.Generator().manual_seed(0)))
+SFUDA = {  # tiny settings: 3 epochs of 3 batches; the kNN methods with a few neighbours
+    "shot": {"epochs": 3, "batch_size": 16},
+    "nrc": {"epochs": 3, "batch_size": 16, "K": 3, "KK": 3},
+    "aad": {"epochs": 3, "batch_size": 16, "K": 3},
+    "tent": {"epochs": 3, "batch_size": 16},
+    "cluster_pl": {"epochs": 3, "batch_size": 8, "prototypes": 8, "fraction": 0.5},
+}
+
+
+def _tiny_model(registry, seed: int) -> ClassifierNet:
+    torch.manual_seed(seed)
+    return build_model(registry.backbone("small_cnn"), len(CLASSES))
+
+
+def _adapt(registry, method_id: str, checkpoint: Path | None) -> tuple[dict, AdaptContext, list[int]]:
+    """One run of ``method_id`` from the same seeds; returns (final state_dict, context, epochs it ran).
+    With ``checkpoint``, the context saves each epoch there and resumes from it, as in a runner's run."""
+    source, scratch = _tiny_model(registry, 0), _tiny_model(registry, 1)  # cluster_pl trains a fresh network
+    generator = torch.Generator().manual_seed(0)
+    ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=generator, class_names=CLASSES, amp=False,
+                       checkpointer=Checkpointer(checkpoint, generator) if checkpoint is not None else None,
+                       _initial_model=lambda _: copy.deepcopy(scratch))
+    epochs_run: list[int] = []
+    ctx._on_epoch_end = lambda model, epoch: epochs_run.append(epoch)
+    method_cls = registry.method(method_id)
+    adapted = method_cls(method_cls.Hparams(**SFUDA[method_id])).adapt(source, TARGET, ctx)
+    return adapted.state_dict(), ctx, epochs_run
+
+
+def _pseudo_labels(ctx: AdaptContext) -> list[tuple[Any, ...]]:
+    return [(entry["stage"], entry["indices"].tolist(), entry["labels"].tolist()) for entry in ctx.pseudo_labels]
+
+
+@pytest.mark.parametrize("method_id", list(SFUDA))
+def test_sfuda_method_resumes_bit_for_bit(method_id: str, tmp_path: Path, registry,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after epoch 1 of 3, the run resumes with the model, optimiser, RNG states and the method's own
+    state (memory banks, pseudo-labels) of that epoch, runs only epoch 2 and ends on the uninterrupted
+    run's exact weights, losses and records."""
+    reference_state, reference, reference_epochs = _adapt(registry, method_id, None)
+    assert reference_epochs == [0, 1, 2]
+    path = tmp_path / "checkpoint.pt"
+    with monkeypatch.context() as patch:
+        _kill_after(patch, 1)
+        with pytest.raises(Killed):
+            _adapt(registry, method_id, path)
+    state, resumed, epochs_run = _adapt(registry, method_id, path)
+    assert resumed.checkpointer.resumed_from == 1 and epochs_run == [2]
+    assert resumed.log_lines[-1] == "resumed from the checkpoint of epoch 1"
+    assert resumed.records == reference.records and _pseudo_labels(resumed) == _pseudo_labels(reference)
+    assert state.keys() == reference_state.keys()
     assert all(torch.equal(state[key], reference_state[key]) for key in reference_state)
 
 

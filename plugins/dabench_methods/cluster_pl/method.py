@@ -19,6 +19,7 @@ from dabench.train.device import autocast
 from dabench.train.features import extract
 from dabench.train.mixup import mix, soft_cross_entropy
 from dabench.train.schedule import sgd
+from dabench.train.self_training import resume_epochs, save_epoch
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,17 @@ class ClusterPL(Method):
 
 def _train(network: ClassifierNet, images: torch.Tensor, targets: torch.Tensor, hp: ClusterPLHparams,
            ctx: AdaptContext) -> None:
-    """Cross-entropy (soft targets: KL) with mixup; images (M, C, H, W) uint8, targets (M, K)."""
+    """Cross-entropy (soft targets: KL) with mixup; images (M, C, H, W) uint8, targets (M, K).
+
+    Checkpointed after each epoch like :func:`train_epochs`; the kept subset and its targets are not
+    saved: a restarted run recomputes them (same seed, same draws) before resuming here.
+    """
     optimizer = sgd([(network.parameters(), 1.0)], lr=hp.lr, weight_decay=hp.weight_decay)
     batch_size = min(hp.batch_size, len(images))
     steps_per_epoch = len(images) // batch_size
     total = hp.epochs * steps_per_epoch
-    step = 0
-    for epoch in ctx.progress(range(hp.epochs), desc="cluster_pl"):
+    start, step, _ = resume_epochs(ctx, network, optimizer)
+    for epoch in ctx.progress(range(start, hp.epochs), desc="cluster_pl"):
         network.train()
         for index in index_batches(len(images), batch_size, ctx.generator, drop_last=True, device=images.device):
             batch = to_float(images[index])
@@ -134,3 +139,4 @@ def _train(network: ClassifierNet, images: torch.Tensor, targets: torch.Tensor, 
             optimizer.step()
             step += 1
         ctx.end_epoch(network, epoch)
+        save_epoch(ctx, epoch, network, optimizer, step)

@@ -40,8 +40,11 @@ NEUTRAL = EXPRESSIONS[CANONICAL_CLASSES.index("neutral")]
 # Per-sample jitter of each geometry column (std), so classes overlap at their borders.
 EXPRESSION_JITTER = np.array([0.025, 0.02, 0.025, 0.08, 0.02, 0.10, 0.15, 0.015], dtype=np.float32)
 
-# Class frequencies of 'wild', roughly FER2013's training set (disgust lifted from 1.5% to stay learnable).
-WILD_PRIORS = np.array([0.11, 0.14, 0.03, 0.25, 0.16, 0.14, 0.17])
+# Class frequencies of 'wild': FER2013's order (happiness most, disgust least) at a milder ratio (2.2:1
+# instead of 16:1). At FER2013's own 3% disgust, the diversity terms of SHOT, NRC and AaD, which assume
+# balanced targets, push whole classes into disgust (measured: SHOT 45% vs source_only 55%), a known
+# limit of those methods that the real pairs show anyway; the generated pair is meant to test adaptation.
+WILD_PRIORS = np.array([0.12, 0.13, 0.09, 0.20, 0.15, 0.14, 0.17])
 WILD_PRIORS = WILD_PRIORS / WILD_PRIORS.sum()
 
 
@@ -71,9 +74,11 @@ STYLES: dict[str, Style] = {
                  blur=0.3, noise=0.01, occlusion=0.0),
     # Wild cameras share a warm white balance and a flat tone curve: a domain-wide shift of the low-level
     # statistics, which is what re-estimating normalisation statistics on the target can undo.
-    "wild": Style(channels=3, intensity=(0.55, 0.95), pose=0.8, background=(0.1, 0.9), colourfulness=0.35,
-                  clutter=1.0, light=0.5, exposure=(0.65, 1.2), tone=0.75, white_balance=(1.04, 1.0, 0.94),
-                  blur=0.6, noise=0.03, occlusion=0.25),
+    # Clutter, pose and occluders stay moderate: at full strength they dominate a small CNN's features, so
+    # target images no longer group by expression and no method that relies on that structure can work.
+    "wild": Style(channels=3, intensity=(0.7, 1.0), pose=0.5, background=(0.1, 0.9), colourfulness=0.35,
+                  clutter=0.3, light=0.5, exposure=(0.65, 1.2), tone=0.75, white_balance=(1.04, 1.0, 0.94),
+                  blur=0.6, noise=0.03, occlusion=0.1),
 }
 BALANCED_STYLES = ("lab",)  # the others draw labels from WILD_PRIORS
 

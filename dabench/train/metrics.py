@@ -12,17 +12,18 @@ def classification_metrics(predictions: np.ndarray, labels: np.ndarray, class_na
     k = len(class_names)
     confusion = np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
     support = confusion.sum(1)
-    predicted = confusion.sum(0)
     correct = np.diag(confusion)
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = np.where(support > 0, correct / np.maximum(support, 1), np.nan)
-        precision = np.where(predicted > 0, correct / np.maximum(predicted, 1), 0.0)
-        f1 = np.where(precision + np.nan_to_num(recall) > 0,
-                      2 * precision * np.nan_to_num(recall) / (precision + np.nan_to_num(recall)), 0.0)
-    present = support > 0
+    present = np.flatnonzero(support > 0)
+    macro_f1 = 0.0
+    if len(present):
+        # scikit-learn's macro-F1 over the classes present in the labels: the number papers report
+        from sklearn.metrics import f1_score
+        macro_f1 = float(f1_score(labels, predictions, labels=present, average="macro", zero_division=0))
     return {
         "accuracy": float(correct.sum() / max(len(labels), 1)),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "macro_f1": macro_f1,
         "per_class": {name: (None if np.isnan(recall[i]) else float(recall[i])) for i, name in enumerate(class_names)},
         "confusion": confusion.tolist(),
     }

@@ -23,7 +23,7 @@ class _Synthetic(Dataset):
     generated = True
     native_size = 32
     default_backbone = "small_cnn"
-    version = "1"
+    version = "2"  # 2: milder wild clutter/pose/occlusion and class imbalance
     Options = SynthOptions
     style = ""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from dabench_methods.shot import Shot, ShotHparams
 from sfuda_tiny import tiny_context, tiny_model, tiny_target
 

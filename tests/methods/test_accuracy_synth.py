@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dabench import registry as registry_module
-from dabench.data import load_prepared
+from dabench.data.cache import load_prepared
 from dabench.runner import execute, plan_run
 
 PAIR = "synth-lab:synth-wild"

@@ -28,6 +28,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "protocol": "inductive",
     "init": None,  # None: the method's default (the first of its ``inits``); "ssl": a target-SSL backbone
     "amp": True,  # bf16 autocast + channels_last on CUDA
+    "compile": False,  # torch.compile the backbone of the network a method adapts or trains
     "eval_batch_size": 512,
     "source": dataclasses.asdict(SupervisedRecipe()),
     "ssl": dataclasses.asdict(SSLRecipe()),  # the target self-supervised pretraining (init=ssl)

@@ -31,7 +31,7 @@ from dabench.source import SourceSpec, get_source_model, load_source_file
 from dabench.ssl import SSLRecipe, check_backbone
 from dabench.ssl.artifact import SSLSpec, ssl_model
 from dabench.train.batches import images_to_device
-from dabench.train.device import determinism_report, resolve_device, seed_everything
+from dabench.train.device import compile_model, determinism_report, require_compile, resolve_device, seed_everything
 from dabench.train.features import predict
 from dabench.train.metrics import classification_metrics
 from dabench.validators import fixed_subsample, score_model
@@ -166,6 +166,8 @@ def _prepare_data(plan: RunPlan, registry: Registry) -> _PairData:
 def _execute(plan: RunPlan, registry: Registry, device: torch.device,
              data: _PairData, folder: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     config = plan.config
+    if config["compile"]:
+        require_compile(device)  # refuse before the source model is trained, not after
     timings: dict[str, float] = {"data": round(data.seconds, 3)}
     started = time.perf_counter()
 
@@ -190,7 +192,7 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         source_model, source_meta = load_source_file(Path(config["source_model"]), registry, config["backbone"],
                                                      plan.classes, size, device)
     else:
-        source_model, source_meta = get_source_model(spec, registry, device)
+        source_model, source_meta = get_source_model(spec, registry, device, amp=config["amp"])
     mark = timed("source_model", mark)
 
     test_images = images_to_device(target_test.images, device)
@@ -213,16 +215,21 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         history.append({"epoch": epoch, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                         "validators": score_model(model, validation_images, registry.validators, batch)})
 
+    def for_training(network: ClassifierNet) -> ClassifierNet:
+        """A network the method adapts or trains: compiled when the run asks for it (--set compile=true)."""
+        return compile_model(network, device) if config["compile"] else network
+
     generator = seed_everything(plan.seed)
     checkpointer = Checkpointer(folder / CHECKPOINT, generator, owner=plan.run_id) if folder is not None else None
     ctx = AdaptContext(device=device, seed=plan.seed, generator=generator, class_names=plan.classes,
                        amp=config["amp"], init=config["init"], _on_epoch_end=on_epoch_end,
                        checkpointer=checkpointer, _runner_state={"history": history},
-                       _initial_model=lambda init: _initial_model(init, source_model, registry, config, device,
-                                                                  plan, target.images, ssl_target_key))
+                       _initial_model=lambda init: for_training(_initial_model(init, source_model, registry, config,
+                                                                               device, plan, target.images,
+                                                                               ssl_target_key)))
     method = plan.method(plan.hparams)
     target = TargetImages(images_to_device(adapt_split.images, device))
-    model = copy.deepcopy(source_model)
+    model = for_training(copy.deepcopy(source_model))
     if plan.method.source_free:
         adapted = method.adapt(model, target, ctx)
     else:

@@ -52,9 +52,11 @@ def artifact_folder(spec: SourceSpec) -> Path:
     return paths.cache_dir("source_models") / f"{spec.dataset}-{spec.backbone}-{atomic.sha256_json(spec.key())[:16]}"
 
 
-def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]]:
+def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device,
+                     amp: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
     """The cached source model for ``spec``, trained first if absent or corrupt (one process trains,
-    the others wait on the lock and reuse it)."""
+    the others wait on the lock and reuse it). ``amp``: the run's bf16/channels_last switch, used when
+    training on CUDA; like the device, it is not part of the cache key."""
     folder = artifact_folder(spec)
     loaded = _load_verified(folder, registry, device)
     if loaded is not None:
@@ -63,14 +65,14 @@ def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device)
     with FileLock(str(folder) + ".lock"):
         loaded = _load_verified(folder, registry, device)
         if loaded is None:
-            _train_into(spec, registry, device, folder)
+            _train_into(spec, registry, device, folder, amp)
             loaded = _load_verified(folder, registry, device)
     if loaded is None:
         raise DabenchError(f"source model {folder} failed its checksum right after it was written")
     return loaded
 
 
-def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, folder: Path) -> None:
+def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, folder: Path, amp: bool = True) -> None:
     dataset = registry.dataset(spec.dataset)
     prepared = prepare(dataset, spec.data_options, spec.image_size)
     train = split_in_classes(prepared, "train", spec.classes)
@@ -84,7 +86,7 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, fold
                               owner=atomic.sha256_json(spec.key()))
     outcome = train_supervised(model, images_to_device(train.images, device),
                                torch.from_numpy(train.labels).to(device), recipe, generator,
-                               desc=f"source {spec.dataset}", checkpoint=checkpoint)
+                               desc=f"source {spec.dataset}", checkpoint=checkpoint, amp=amp)
     seconds = time.perf_counter() - started
     test_accuracy = None
     if "test" in prepared.splits:

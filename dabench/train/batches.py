@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dabench.train.device import to_device
+
 
 def images_to_device(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, H, W, C) uint8 numpy -> (N, C, H, W) uint8 tensor on ``device`` (channels_last memory)."""
@@ -25,7 +27,7 @@ def index_batches(n: int, batch_size: int, generator: torch.Generator | None, sh
                   drop_last: bool = False, device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     """Index tensors covering range(n) once, shuffled by ``generator`` when ``shuffle``."""
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    order = order.to(device)
+    order = to_device(order, device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for start in range(0, stop, batch_size):
         yield order[start:start + batch_size]
@@ -37,7 +39,8 @@ def augment(batch: torch.Tensor, generator: torch.Generator, flip: bool = True,
     """Per-sample random flip, zoom (random-resized-crop style), rotation and shift.
 
     batch: (B, 3, H, W) float. The random parameters are drawn on the CPU generator (B values each,
-    deterministic for a seed) and applied on the batch's device in one grid_sample.
+    deterministic for a seed) and applied on the batch's device in one grid_sample; the (B, 2, 3)
+    matrix goes there without a host-device sync (:func:`to_device`).
     """
     size = batch.shape[0]
     draw = lambda: torch.rand(size, generator=generator)  # noqa: E731
@@ -48,7 +51,7 @@ def augment(batch: torch.Tensor, generator: torch.Generator, flip: bool = True,
     cos, sin = torch.cos(angle) * zoom.sqrt(), torch.sin(angle) * zoom.sqrt()
     theta = torch.stack([torch.stack([cos * sign, -sin, shift_x], 1),
                          torch.stack([sin * sign, cos, shift_y], 1)], 1)
-    theta = theta.to(device=batch.device, dtype=batch.dtype)
+    theta = to_device(theta.to(batch.dtype), batch.device)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
@@ -61,7 +64,8 @@ def augment_views(batch: torch.Tensor, generator: torch.Generator, size: int,
 
     batch: (B, 3, H, W) float in [0, 1] -> (B, 3, size, size). ``scale`` bounds the crop's share of
     the image area (SwAV's small multi-crops use e.g. (0.05, 0.4)); aspect ratio in [3/4, 4/3].
-    Parameters are drawn on the CPU generator, so a seed fixes every view.
+    Parameters are drawn on the CPU generator, so a seed fixes every view, and reach the batch's device
+    without a host-device sync (:func:`to_device`).
     """
     count = batch.shape[0]
     draw = lambda: torch.rand(count, generator=generator)  # noqa: E731
@@ -73,20 +77,23 @@ def augment_views(batch: torch.Tensor, generator: torch.Generator, size: int,
     sign = torch.where(draw() < 0.5, -1.0, 1.0) if flip else torch.ones(count)
     zeros = torch.zeros(count)
     theta = torch.stack([torch.stack([width * sign, zeros, centre_x], 1),
-                         torch.stack([zeros, height, centre_y], 1)], 1).to(device=batch.device, dtype=batch.dtype)
+                         torch.stack([zeros, height, centre_y], 1)], 1)
+    theta = to_device(theta.to(batch.dtype), batch.device)
     grid = F.affine_grid(theta, [count, batch.shape[1], size, size], align_corners=False)
     views = F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     # colour jitter: factors in [1 - jitter, 1 + jitter], applied to a random share jitter_p of the views
     factors = 1 + jitter * (2 * torch.rand(count, 3, generator=generator) - 1)
     applied = (draw() < jitter_p).float()[:, None]
-    factors = (1 + applied * (factors - 1)).to(device=batch.device, dtype=batch.dtype)
+    factors = to_device((1 + applied * (factors - 1)).to(batch.dtype), batch.device)
     brightness, contrast, saturation = (factors[:, i].view(-1, 1, 1, 1) for i in range(3))
+    # one copy of the luma weights, not a blocking one per use (new_tensor would sync on CUDA)
+    luma = to_device(torch.tensor([0.299, 0.587, 0.114], dtype=views.dtype), views.device).view(1, 3, 1, 1)
     views = views * brightness
-    grey = (views * views.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    grey = (views * luma).sum(1, keepdim=True)
     views = (views - grey.mean((2, 3), keepdim=True)) * contrast + grey.mean((2, 3), keepdim=True)
-    grey = (views * views.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    grey = (views * luma).sum(1, keepdim=True)
     views = (views - grey) * saturation + grey
-    to_grey = (draw() < grayscale_p).to(device=batch.device).view(-1, 1, 1, 1)
-    grey = (views * views.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    to_grey = to_device(draw() < grayscale_p, batch.device).view(-1, 1, 1, 1)
+    grey = (views * luma).sum(1, keepdim=True)
     views = torch.where(to_grey, grey.expand_as(views), views)
     return views.clamp_(0.0, 1.0)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dabench.train.device import to_device
+
 
 def mix(batch: torch.Tensor, targets: torch.Tensor, alpha: float,
         generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """batch (B, ...) float, targets (B, C) probabilities -> mixed batch and mixed targets.
 
     One weight lam ~ Beta(alpha, alpha) per batch and a random pairing (a permutation), both drawn on
-    the CPU generator so a seed fixes them; alpha <= 0 returns the inputs unchanged.
+    the CPU generator so a seed fixes them (the pairing reaches the batch's device without a host-device
+    sync); alpha <= 0 returns the inputs unchanged.
     """
     if alpha <= 0:
         return batch, targets
     gamma = torch._standard_gamma(torch.tensor([alpha, alpha], dtype=torch.float64), generator=generator)
     lam = float(gamma[0] / gamma.sum())
-    partner = torch.randperm(len(batch), generator=generator).to(batch.device)
+    partner = to_device(torch.randperm(len(batch), generator=generator), batch.device)
     return lam * batch + (1 - lam) * batch[partner], lam * targets + (1 - lam) * targets[partner]
 
 

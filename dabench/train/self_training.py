@@ -13,7 +13,7 @@ from torch import nn
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
 from dabench.train.batches import augment, index_batches, to_float
-from dabench.train.device import autocast
+from dabench.train.device import autocast, to_model_layout
 from dabench.train.schedule import set_lr, shot_decay
 
 
@@ -42,7 +42,8 @@ class LoopHparams:
 
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """index (B,) target-train indices; images (B, 3, H, W) float, augmented if asked; progress p in [0, 1)."""
+    """index (B,) target-train indices; images (B, 3, H, W) float, augmented if asked, channels_last on CUDA
+    with amp (:func:`~dabench.train.device.to_model_layout`); progress p in [0, 1)."""
 
     index: torch.Tensor
     images: torch.Tensor
@@ -66,6 +67,9 @@ def train_epochs(model: ClassifierNet, images: torch.Tensor, ctx: AdaptContext, 
     across epochs (memory banks, pseudo-labels): they are saved, and restored *in place*, because the
     closures hold references to these very objects. Everything else the loss reads must be rebuilt
     identically before this call (it is: the method's setup runs again on a restart).
+
+    A step never waits for the GPU: random draws reach the device asynchronously, the loss is summed on
+    the device, and the host reads it once per epoch.
     """
     n = len(images)
     batch_size = min(batch_size, n)
@@ -84,6 +88,7 @@ def train_epochs(model: ClassifierNet, images: torch.Tensor, ctx: AdaptContext, 
                 batch = to_float(images[index])
                 if augment_batches:
                     batch = augment(batch, ctx.generator)
+                batch = to_model_layout(batch, ctx.device, ctx.amp)
                 if decay_from_lr is not None:
                     set_lr(optimizer, decay_from_lr, shot_decay(step / total_steps))
                 with autocast(ctx.device, ctx.amp):

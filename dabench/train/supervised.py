@@ -14,7 +14,7 @@ from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
 from dabench.progress import progress
 from dabench.train.batches import augment, index_batches, to_float
-from dabench.train.device import autocast
+from dabench.train.device import autocast, to_device, to_model_layout
 from dabench.train.features import predict
 from dabench.train.schedule import set_lr, sgd, shot_decay
 
@@ -37,15 +37,16 @@ class SupervisedRecipe:
 
 def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.Tensor, recipe: SupervisedRecipe,
                      generator: torch.Generator, desc: str = "train",
-                     checkpoint: Checkpointer | None = None) -> dict[str, Any]:
+                     checkpoint: Checkpointer | None = None, amp: bool = True) -> dict[str, Any]:
     """Train ``model`` in place and load the epoch with the best held-out accuracy.
 
     images: (N, C, H, W) uint8 on the model's device; labels: (N,) int64 on the same device.
     Returns {best_epoch, val_accuracy (best), history: [val accuracy per epoch]}. With ``checkpoint``,
     each epoch's state is saved and a killed run resumes after its last saved epoch, bit for bit.
+    ``amp``: the run's switch for bf16 autocast and channels_last batches on CUDA (no effect on the CPU).
     """
     device = images.device
-    order = torch.randperm(len(images), generator=generator).to(device)
+    order = to_device(torch.randperm(len(images), generator=generator), device)
     n_val = int(round(len(images) * recipe.val_fraction))
     val_index, train_index = order[:n_val], order[n_val:]
     optimizer = sgd([(model.backbone.parameters(), recipe.backbone_lr_mult),
@@ -71,8 +72,9 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
             batch = to_float(images[chosen])
             if recipe.augment:
                 batch = augment(batch, generator)
+            batch = to_model_layout(batch, device, amp)
             set_lr(optimizer, recipe.lr, shot_decay(step / total_steps))
-            with autocast(device):
+            with autocast(device, amp):
                 loss = F.cross_entropy(model(batch), labels[chosen], label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

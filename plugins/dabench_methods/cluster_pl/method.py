@@ -15,7 +15,7 @@ from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.cluster_labels import select_by_clusters
-from dabench.train.device import autocast
+from dabench.train.device import autocast, to_model_layout
 from dabench.train.features import extract
 from dabench.train.mixup import mix, soft_cross_entropy
 from dabench.train.schedule import sgd
@@ -129,11 +129,11 @@ def _train(network: ClassifierNet, images: torch.Tensor, targets: torch.Tensor, 
             if hp.augment:
                 batch = augment(batch, ctx.generator)
             batch, batch_targets = mix(batch, targets[index], hp.mixup_alpha, ctx.generator)
+            batch = to_model_layout(batch, ctx.device, ctx.amp)
             for group in optimizer.param_groups:
                 group["lr"] = hp.lr * 0.5 * (1 + math.cos(math.pi * step / total))
             with autocast(ctx.device, ctx.amp):
-                loss = soft_cross_entropy(network(batch.contiguous(memory_format=torch.channels_last)),
-                                          batch_targets)
+                loss = soft_cross_entropy(network(batch), batch_targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -296,7 +296,7 @@ def source_train(dataset: str, backbone: str | None, seed: int, image_size: int 
     import dataclasses
 
     from dabench.labels import CANONICAL_CLASSES
-    from dabench.source import SourceSpec, artifact_folder, get_source_model
+    from dabench.source import SourceSpec, artifact_folder, get_source_model, with_data_key
     from dabench.train.device import resolve_device
     from dabench.train.supervised import SupervisedRecipe
 
@@ -305,7 +305,8 @@ def source_train(dataset: str, backbone: str | None, seed: int, image_size: int 
     backbone = backbone or ds.default_backbone
     size = image_size or registry.backbone(backbone).default_image_size or ds.native_size
     classes = tuple(name for name in CANONICAL_CLASSES if name in ds.classes)
-    spec = SourceSpec(ds.id, classes, backbone, size, dataclasses.asdict(SupervisedRecipe()), seed, {})
+    spec = with_data_key(SourceSpec(ds.id, classes, backbone, size, dataclasses.asdict(SupervisedRecipe()), seed, {}),
+                         registry)
     _, meta = get_source_model(spec, registry, resolve_device(device))
     click.echo(f"source model {ds.id}/{backbone}/{size}px seed {seed}: source val accuracy "
                f"{100 * meta['source_val_accuracy']:.2f}%, source test accuracy "

@@ -82,6 +82,22 @@ def load_file(path: Path) -> dict[str, Any]:
     return _yaml11_float(loaded)
 
 
+def describe_changes(changes: dict[str, Any]) -> str:
+    """``{"epochs": 5, "source": {"lr": 0.1}}`` -> ``"epochs=5, source.lr=0.1"`` (sorted; "" for none):
+    the label that keeps runs with non-default settings apart from the default ones in reports."""
+    flat: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value):
+                walk(f"{prefix}.{key}" if prefix else str(key), value[key])
+        else:
+            flat.append(f"{prefix}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+
+    walk("", changes)
+    return ", ".join(flat)
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in update.items():

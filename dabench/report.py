@@ -24,8 +24,10 @@ Cell = tuple[str, str]  # (row label, column name)
 
 
 def row_label(result: dict[str, Any]) -> str:
-    """Rows never mix protocols; the upper bound says it is not source-free."""
+    """Rows never mix protocols or settings; the upper bound says it is not source-free."""
     label = result["method"]
+    if result.get("variant"):  # non-default settings never share a row with the defaults
+        label += f" [{result['variant']}]"
     if result.get("protocol", "inductive") != "inductive":
         label += f" [{result['protocol']}]"
     if result.get("source_free") is False:

@@ -67,11 +67,15 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
         raise DabenchError(f"method '{method_cls.id}' has hyperparameter(s) named like run settings: {', '.join(clash)}")
     defaults = {**cfg.RUN_DEFAULTS, **hparam_defaults}
     overrides = method_cls.overrides_for(parsed_pair.source, parsed_pair.target)
+    user_changes: dict[str, Any] = {}  # what the user changed on top of the defaults: names the variant
     for layer in [overrides, *(cfg.load_file(path) for path in config_files), *(cfg.parse_set(s) for s in sets)]:
         cfg.check_against(defaults, layer)
         defaults = cfg.deep_merge(defaults, layer)
+        if layer is not overrides:
+            user_changes = cfg.deep_merge(user_changes, layer)
     if backbone is not None:
         defaults["backbone"] = backbone
+        user_changes["backbone"] = backbone
     resolved = defaults
     resolved["backbone"] = resolved["backbone"] or default_backbone(registry, parsed_pair)
     backbone_spec = registry.backbone(resolved["backbone"])
@@ -90,7 +94,8 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     hparams = cfg.build_dataclass(method_cls.Hparams, {k: resolved[k] for k in hparam_defaults},
                                   f"hyperparameters for method '{method_cls.id}'")
     config = {"method": method_cls.id, "pair": str(parsed_pair), "seed": seed,
-              "source_model": str(source_model.resolve()) if source_model else None, **resolved}
+              "source_model": str(source_model.resolve()) if source_model else None,
+              "variant": cfg.describe_changes(user_changes), **resolved}
     source_ds, target_ds = registry.dataset(parsed_pair.source), registry.dataset(parsed_pair.target)
     classes = pair_classes(source_ds.classes, target_ds.classes)
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16])
@@ -187,7 +192,7 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     mark = timed("data", mark)
 
     spec = SourceSpec(plan.pair.source, plan.classes, config["backbone"], size, config["source"], plan.seed,
-                      config["data"].get("source", {}), config["backbone_weights"])
+                      config["data"].get("source", {}), config["backbone_weights"], source_prepared.key)
     if config["source_model"]:
         source_model, source_meta = load_source_file(Path(config["source_model"]), registry, config["backbone"],
                                                      plan.classes, size, device)
@@ -241,7 +246,7 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     seconds = time.perf_counter() - started + data.seconds
     result = {
         "run_id": plan.run_id, "method": plan.method.id, "pair": str(plan.pair), "seed": plan.seed,
-        "protocol": config["protocol"], "source_free": plan.method.source_free,
+        "protocol": config["protocol"], "source_free": plan.method.source_free, "variant": config["variant"],
         "accuracy": final["accuracy"], "macro_f1": final["macro_f1"], "per_class": final["per_class"],
         "confusion": final["confusion"], "classes": list(plan.classes),
         "source_accuracy": source_metrics["accuracy"], "source_macro_f1": source_metrics["macro_f1"],

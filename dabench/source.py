@@ -3,6 +3,8 @@ checksum, reused by every run; or a checkpoint trained elsewhere (``--source-mod
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import json
 import shutil
@@ -43,9 +45,19 @@ class SourceSpec:
     seed: int
     data_options: dict[str, Any]
     backbone_weights: str | None = None
+    data_key: str = ""  # the prepared source arrays' cache name (see with_data_key)
 
     def key(self) -> dict[str, Any]:
         return {"format": FORMAT, **self.__dict__, "classes": list(self.classes)}
+
+
+def with_data_key(spec: SourceSpec, registry: Registry) -> SourceSpec:
+    """``spec`` tied to the exact prepared arrays it trains on, so that a new generator version or changed
+    dataset files train a new source model instead of silently reusing one trained on other images."""
+    if spec.data_key:
+        return spec
+    prepared = prepare(registry.dataset(spec.dataset), spec.data_options, spec.image_size)
+    return dataclasses.replace(spec, data_key=prepared.key)
 
 
 def artifact_folder(spec: SourceSpec) -> Path:
@@ -57,6 +69,7 @@ def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device,
     """The cached source model for ``spec``, trained first if absent or corrupt (one process trains,
     the others wait on the lock and reuse it). ``amp``: the run's bf16/channels_last switch, used when
     training on CUDA; like the device, it is not part of the cache key."""
+    spec = with_data_key(spec, registry)
     folder = artifact_folder(spec)
     loaded = _load_verified(folder, registry, device)
     if loaded is not None:

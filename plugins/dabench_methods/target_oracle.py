@@ -43,7 +43,7 @@ class TargetOracle(Method):
         with ctx.stage("train"):
             # the run folder's checkpoint: a killed run resumes after its last finished epoch
             outcome = train_supervised(model, target.images, labels, recipe, ctx.generator, desc="target_oracle",
-                                       checkpoint=ctx.checkpointer)
+                                       checkpoint=ctx.checkpointer, amp=ctx.amp)
         if ctx.checkpointer is not None and ctx.checkpointer.resumed_from is not None:
             ctx.log(f"resumed from the checkpoint of epoch {ctx.checkpointer.resumed_from}")
         ctx.record("target_val_accuracy", outcome["val_accuracy"])

@@ -12,7 +12,7 @@ import torch
 from dabench.data.pairs import prepare
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
-from dabench.source import SourceSpec, artifact_folder, get_source_model, load_source_file
+from dabench.source import SourceSpec, artifact_folder, get_source_model, load_source_file, with_data_key
 from dabench.train.supervised import SupervisedRecipe
 
 TINY = {"n_train": 120, "n_test": 40}
@@ -43,7 +43,7 @@ def _spec(**changes) -> SourceSpec:
 
 def test_source_model_is_trained_once_and_reused(fresh_home: Path, registry) -> None:
     model, meta = get_source_model(_spec(), registry, torch.device("cpu"))
-    checkpoint = artifact_folder(_spec()) / "model.pt"
+    checkpoint = artifact_folder(with_data_key(_spec(), registry)) / "model.pt"
     stamp = checkpoint.stat().st_mtime_ns
     again, meta_again = get_source_model(_spec(), registry, torch.device("cpu"))
     assert checkpoint.stat().st_mtime_ns == stamp and meta_again["sha256"] == meta["sha256"]
@@ -54,7 +54,7 @@ def test_source_model_is_trained_once_and_reused(fresh_home: Path, registry) -> 
 
 def test_foreign_checkpoint_must_match_the_pair(fresh_home: Path, registry) -> None:
     get_source_model(_spec(), registry, torch.device("cpu"))
-    path = artifact_folder(_spec()) / "model.pt"
+    path = artifact_folder(with_data_key(_spec(), registry)) / "model.pt"
     cpu = torch.device("cpu")
     model, meta = load_source_file(path, registry, "small_cnn", CANONICAL_CLASSES, 32, cpu)
     assert model.num_classes == 7 and len(meta["sha256"]) == 64
@@ -68,3 +68,11 @@ def test_foreign_checkpoint_must_match_the_pair(fresh_home: Path, registry) -> N
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(DabenchError, match="is not a dabench source checkpoint"):
         load_source_file(junk, registry, "small_cnn", CANONICAL_CLASSES, 32, cpu)
+
+
+def test_source_model_follows_the_prepared_data(fresh_home: Path, registry, monkeypatch) -> None:
+    # A new generator version (or changed dataset files) must train a new source model, not reuse the old.
+    before = with_data_key(_spec(), registry)
+    monkeypatch.setattr(type(registry.dataset("synth-lab")), "version", "test-next")
+    after = with_data_key(_spec(), registry)
+    assert before.data_key != after.data_key and artifact_folder(before) != artifact_folder(after)

@@ -51,8 +51,11 @@ def test_run_json_then_leaderboard(fresh_home: Path) -> None:
     lines = board.output.strip().splitlines()
     assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == ["method", "synth-lab:synth-wild", "Avg"]
     cell = f"{100 * record['accuracy']:.2f} ± 0.00 (1)"
-    # the only measured row is the best of its column, so it is in bold
-    assert lines[2].split("|")[1].strip() == "source_only" and lines[2].split("|")[2].strip() == f"**{cell}**"
+    # the row names the settings changed from the defaults; the only measured row is the best of its
+    # column, so it is in bold
+    label = ("source_only [data.source.n_test=100, data.source.n_train=300, data.target.n_test=200, "
+             "data.target.n_train=300, source.epochs=2]")
+    assert lines[2].split("|")[1].strip() == label and lines[2].split("|")[2].strip() == f"**{cell}**"
 
     # the same run again is recognised, not duplicated; the index can be rebuilt from the folders
     again = runner.invoke(cli, ["run", "--method", "source_only", "--pair", "synth-lab:synth-wild", "--seed", "0",
@@ -60,7 +63,7 @@ def test_run_json_then_leaderboard(fresh_home: Path) -> None:
     assert json.loads(again.output.strip().splitlines()[-1])["run_id"] == record["run_id"]
     (fresh_home / "results.sqlite").unlink()
     board_again = runner.invoke(cli, ["report", "leaderboard", "--format", "csv"])
-    assert board_again.output.splitlines()[1].startswith(f"source_only,{cell}")
+    assert board_again.output.splitlines()[1].startswith(f'"{label}",{cell}')
 
 
 def test_list_and_plugins() -> None:

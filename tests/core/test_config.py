@@ -47,6 +47,8 @@ def test_plan_run_resolves_defaults_files_and_sets(registry, tmp_path: Path) -> 
     assert plan.hparams.epochs == 7
     assert plan.config["backbone"] == "small_cnn" and plan.config["image_size"] == 32
     assert plan.classes == ("surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral")
+    assert plan.config["variant"] == "epochs=7, source.epochs=2, source.lr=0.05"  # the file's and --set's
+    assert plan_run(registry, "cluster_pl", "synth-lab:synth-wild").config["variant"] == ""  # per-target YAML
     again = plan_run(registry, "target_oracle", "synth-lab:synth-wild", seed=3, config_files=(config_file,),
                      sets=("source.epochs=2", "epochs=7"))
     assert again.run_id == plan.run_id
@@ -62,3 +64,19 @@ def test_plan_run_rejects_bad_values(registry) -> None:
         plan_run(registry, "source_only", "synth-lab:synth-wild", sets=("data.target.n_trian=3",))
     with pytest.raises(DabenchError, match="'protocol' must be one of inductive, transductive"):
         plan_run(registry, "source_only", "synth-lab:synth-wild", sets=("protocol=both",))
+
+
+def test_describe_changes_flattens_sorts_and_is_empty_for_defaults() -> None:
+    from dabench.config import describe_changes
+
+    assert describe_changes({}) == ""
+    changes = {"source": {"lr": 0.1, "augment": False}, "epochs": 5, "init": "ssl"}
+    assert describe_changes(changes) == "epochs=5, init=ssl, source.augment=false, source.lr=0.1"
+
+
+def test_runs_with_changed_settings_get_their_own_leaderboard_row() -> None:
+    from dabench.report import row_label
+
+    assert row_label({"method": "shot", "variant": ""}) == "shot"
+    assert row_label({"method": "shot", "variant": "epochs=5"}) == "shot [epochs=5]"
+    assert row_label({"method": "shot"}) == "shot"  # runs recorded before variants existed

@@ -27,9 +27,9 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -393,7 +393,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     from dabench.runner import _git_revision
     cuda = device.type == "cuda"
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "device": torch.cuda.get_device_name(device) if cuda else f"cpu:{platform.processor() or platform.machine()}",
         "device_type": device.type, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

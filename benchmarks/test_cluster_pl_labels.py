@@ -74,7 +74,7 @@ def test_dabench_torch_cuda(benchmark) -> None:
     features, predictions = mixture(73_000)
     ours(features[:4096], predictions[:4096], 100, "cuda")  # CUDA context and kernels warmed up
     out = benchmark.pedantic(ours, args=(features, predictions, 1000, "cuda"), rounds=5, iterations=1)
-    RESULTS[f"dabench cuda N=73000 P=1000"] = {"seconds": benchmark.stats.stats.mean, "inertia": out["inertia"],
+    RESULTS["dabench cuda N=73000 P=1000"] = {"seconds": benchmark.stats.stats.mean, "inertia": out["inertia"],
                                                 "iterations": out["iterations"]}
 
 

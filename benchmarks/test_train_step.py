@@ -24,7 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.gpu_suite import (  # noqa: E402
-    bare_train_steps, cluster_pl_epoch, face_images, make_model, random_batches, shot_epoch, sync,
+    bare_train_steps,
+    cluster_pl_epoch,
+    face_images,
+    make_model,
+    random_batches,
+    shot_epoch,
+    sync,
 )
 from dabench.labels import CANONICAL_CLASSES  # noqa: E402
 from dabench.train.schedule import sgd  # noqa: E402

@@ -6,7 +6,7 @@ thing it provides; the host records which plugin registered what.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 

@@ -3,9 +3,9 @@ linear classifier (SHOT's architecture, DESIGN.md section 7)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn

@@ -9,7 +9,8 @@ import io
 import json
 import statistics
 from collections import defaultdict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tabulate import tabulate
 

@@ -17,9 +17,10 @@ import sklearn
 import torch
 
 import dabench
-from dabench import atomic, config as cfg
-from dabench import results, running
-from dabench.checkpoint import FILENAME as CHECKPOINT, Checkpointer
+from dabench import atomic, results, running
+from dabench import config as cfg
+from dabench.checkpoint import FILENAME as CHECKPOINT
+from dabench.checkpoint import Checkpointer
 from dabench.data.dataset import PreparedDataset
 from dabench.data.pairs import prepare, split_in_classes
 from dabench.errors import DabenchError

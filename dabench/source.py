@@ -4,7 +4,6 @@ checksum, reused by every run; or a checkpoint trained elsewhere (``--source-mod
 from __future__ import annotations
 
 import dataclasses
-
 import io
 import json
 import shutil

@@ -3,8 +3,9 @@ images (one ``extract`` pass over a fixed subsample per epoch); reports pick the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

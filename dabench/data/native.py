@@ -113,7 +113,7 @@ def dedup_mask(items: list[ImageItem], hashes: list[str]) -> np.ndarray:
     return np.array([rank.get(item.split, len(rank)) >= latest[digest] for item, digest in zip(items, hashes)])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_rule(path: Path) -> SplitRule:
     return SplitRule.load(path)
 

@@ -11,6 +11,7 @@ import yaml
 
 from dabench.errors import DabenchError
 
+
 @dataclass(frozen=True)
 class SplitRule:
     """``test`` iff the key is in ``test_keys`` or, without a list, iff

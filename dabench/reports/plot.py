@@ -4,8 +4,9 @@ matplotlib is optional (``pip install 'dabench[plots]'``) and imported only here
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dabench.errors import DabenchError
 from dabench.validators import Validator, history_scores

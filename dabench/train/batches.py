@@ -3,7 +3,7 @@ augmentation in one vectorised affine_grid/grid_sample call (no per-sample Pytho
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

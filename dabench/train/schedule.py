@@ -3,7 +3,7 @@ for the backbone than for the head."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn

@@ -4,8 +4,8 @@ checkpoint after every epoch so that a killed run resumes where it stopped (docs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn

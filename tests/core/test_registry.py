@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 import types
 from pathlib import Path
 
 import pytest
 
-import dabench
 from dabench.errors import DabenchError
 from dabench.plugins import PluginHost
 from dabench.registry import build_registry

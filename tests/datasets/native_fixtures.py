@@ -7,6 +7,7 @@ prepared image's centre shows which label and which crop it got.
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 from PIL import Image
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from native_fixtures import grey_of, prepare, write_image
 
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.afe import Afe
-from native_fixtures import grey_of, prepare, write_image
 
 AFE_NAMES = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")  # codes 0..6
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_fixtures import grey_of, prepare, write_image
 
 from dabench.errors import DabenchError
 from dabench_datasets.affectnet import CLASSES, HEADER, AffectNet
-from native_fixtures import grey_of, prepare, write_image
 
 
 def make_affectnet(root: Path, training: list[tuple[str, int]], validation: list[tuple[str, int]]) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_fixtures import grey_of, prepare, write_image
 
 from dabench.errors import DabenchError
 from dabench_datasets.ckplus import CLASSES, FIXED_CROP, SPLIT_RULE, CkPlus
-from native_fixtures import grey_of, prepare, write_image
 
 SUBJECTS = [f"S{n:03d}" for n in range(5, 45)]
 

@@ -6,11 +6,11 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+from native_fixtures import grey_of, prepare
+from PIL import Image
 
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.expw import SPLIT_RULE, Expw, parse_label_file
-from native_fixtures import grey_of, prepare, write_image
-from PIL import Image
 
 
 def photo(path: Path, faces: list[tuple[tuple[int, int, int, int], int]]) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_fixtures import decode_codes, face_array, grey_of, prepare, write_image
 
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.fer2013 import Fer2013
-from native_fixtures import decode_codes, face_array, grey_of, prepare, write_image
 
 NAMES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")  # csv codes 0..6
 

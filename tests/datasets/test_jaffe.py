@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_fixtures import grey_of, prepare, write_image
 
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.jaffe import CODES, FIXED_CROP, Jaffe
-from native_fixtures import grey_of, prepare, write_image
 
 BOX = tuple(int(f * 256) for f in FIXED_CROP)
 

@@ -3,13 +3,13 @@ expected and where to request the dataset, and no traceback."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from native_fixtures import write_image
 
 from dabench.cli import main
-from native_fixtures import write_image
 
 
 def no_folder(root: Path) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_fixtures import decode_codes, grey_of, prepare, write_image
 
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.rafdb import RafDb, parse_label_file
-from native_fixtures import decode_codes, grey_of, prepare, write_image
 
 REAL_COUNTS = {"train": [1290, 281, 717, 4772, 1982, 705, 2524], "test": [329, 74, 160, 1185, 478, 162, 680]}
 

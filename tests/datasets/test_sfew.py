@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from native_fixtures import grey_of, prepare, write_image
 
 from dabench.labels import CANONICAL_CLASSES
 from dabench_datasets.sfew import FIXED_CROP, Sfew
-from native_fixtures import grey_of, prepare, write_image
 
 
 def test_folders_map_to_train_and_test_and_frames_are_cropped(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from dabench_backbones.small_cnn import WIDTHS, build
 
 from dabench.methods import AdaptContext, TargetImages
 from dabench.models import Backbone, ClassifierNet, build_model
+from dabench_backbones.small_cnn import WIDTHS, build
 
 CLASSES = ("a", "b", "c")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-from dabench_methods.adabn import AdaBN, AdaBNHparams
 from sfuda_tiny import tiny_context, tiny_model, tiny_target
 
 from dabench.train.batches import to_float
 from dabench.train.batchnorm import _covering_chunks
+from dabench_methods.adabn import AdaBN, AdaBNHparams
 
 
 def test_adabn_changes_running_statistics_only():

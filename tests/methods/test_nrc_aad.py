@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from dabench_methods.aad import Aad, AadHparams, dispersion_weight
-from dabench_methods.nrc import Nrc, NrcHparams
 from sfuda_tiny import tiny_context, tiny_model, tiny_target
 
 from dabench.errors import DabenchError
+from dabench_methods.aad import Aad, AadHparams, dispersion_weight
+from dabench_methods.nrc import Nrc, NrcHparams
 
 
 @pytest.mark.parametrize("cls, kwargs, message", [

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dabench_methods.shot import Shot, ShotHparams
 from sfuda_tiny import tiny_context, tiny_model, tiny_target
+
+from dabench_methods.shot import Shot, ShotHparams
 
 
 def test_shot_freezes_the_classifier_and_records_labels_each_epoch():

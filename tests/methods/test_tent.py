@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dabench_methods.tent import Tent, TentHparams
 from sfuda_tiny import tiny_context, tiny_model, tiny_target
 
 from dabench.train.batchnorm import batchnorm_layers
+from dabench_methods.tent import Tent, TentHparams
 
 
 def test_tent_updates_only_batchnorm_affine_parameters():

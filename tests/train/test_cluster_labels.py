@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from dabench.train.cluster_labels import (cluster_pseudo_labels, normalise_features, select_by_clusters,
-                                          top_fraction_per_class)
+from dabench.train.cluster_labels import (
+    cluster_pseudo_labels,
+    normalise_features,
+    select_by_clusters,
+    top_fraction_per_class,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.baselines.clup_reference import normalise, purity_loop, select_loop  # noqa: E402

@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from dabench.train.losses import (batch_dispersion, diversity, entropy, information_maximization,
-                                  neighbour_attraction)
+from dabench.train.losses import batch_dispersion, diversity, entropy, information_maximization, neighbour_attraction
 
 H08 = -(0.8 * math.log(0.8) + 0.2 * math.log(0.2))  # 0.500402
 

@@ -96,4 +96,18 @@ def kmeans(points: torch.Tensor, k: int, generator: torch.Generator, max_iter: i
         previous, inertia = inertia, float(distances.sum())
         if previous - inertia <= tol * max(previous, 1e-12) and not len(empty):
             break
-    return KMeansResult(centroids, assignments, inertia, iterations)
+    return KMeansResult(centroids, assignments, exact_inertia(points, centroids, assignments, chunk_size), iterations)
+
+
+def exact_inertia(points: torch.Tensor, centroids: torch.Tensor, assignments: torch.Tensor,
+                  chunk_size: int = 8192) -> float:
+    """Sum of squared distances to the assigned centroids, from the differences in float64.
+
+    The expanded form that ``nearest`` uses for speed cancels badly when ||x||^2 is large next to
+    ||x - c||^2 (float32 loses the inertia's last digits); this is O(N D) and exact to float64.
+    """
+    total = torch.zeros((), dtype=torch.float64, device=points.device)
+    for start in range(0, len(points), chunk_size):
+        difference = points[start:start + chunk_size].double() - centroids[assignments[start:start + chunk_size]].double()
+        total += difference.pow(2).sum()
+    return float(total)

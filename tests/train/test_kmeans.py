@@ -43,11 +43,20 @@ def test_nearest_breaks_ties_to_the_lowest_centroid_and_matches_brute_force() ->
     assert distance.tolist() == pytest.approx([1.0, 0.02], abs=1e-6)
 
 
-def test_every_cluster_is_used_even_with_duplicate_points() -> None:
+def test_fewer_distinct_points_than_clusters_puts_every_point_on_a_centroid() -> None:
     points = torch.cat([torch.zeros(50, 3), torch.ones(3, 3)])
     result = kmeans(points, 4, torch.Generator().manual_seed(0))
-    assert torch.bincount(result.assignments, minlength=4).min() >= 0
-    assert result.inertia == pytest.approx(0.0, abs=1e-6)
+    assert result.assignments.min() >= 0 and result.assignments.max() < 4
+    assert torch.equal(result.centroids[result.assignments], points)
+    assert result.inertia == 0.0
+
+
+def test_inertia_is_exact_far_from_the_origin() -> None:
+    # ||x||^2 ~ 1e8 next to ||x - c||^2 ~ 1: the expanded float32 form sums to 0.0 here
+    points = torch.tensor([[10000.0, 0.0], [10000.0, 1.0], [10010.0, 0.0], [10010.0, 3.0]])
+    result = kmeans(points, 2, torch.Generator().manual_seed(0))
+    assert sorted(torch.bincount(result.assignments).tolist()) == [2, 2]
+    assert result.inertia == 0.25 + 0.25 + 2.25 + 2.25
 
 
 def test_k_outside_range_is_refused() -> None:

@@ -120,11 +120,11 @@ def haar_box(image: Image.Image) -> Box | None:
     try:
         import cv2  # optional: the `face` extra
     except ImportError:
-        raise DabenchError("crop=haar needs OpenCV: pip install 'dabench[face]' (or opencv-python), "
+        raise DabenchError("crop=haar needs OpenCV: pip install 'dabench[face]' (or opencv-python-headless), "
                            "or use crop=fixed") from None
     if not hasattr(cv2, "CascadeClassifier"):
         raise DabenchError(f"crop=haar needs OpenCV 4 (OpenCV {cv2.__version__} has no Haar cascades): "
-                           "pip install 'opencv-python>=4.8,<5'")
+                           "pip install 'opencv-python-headless>=4.8,<5'")
     if not hasattr(_HAAR, "cascade"):  # one classifier per thread: detectMultiScale is not thread-safe
         _HAAR.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     gray = np.asarray(image.convert("L"))

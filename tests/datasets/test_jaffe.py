@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,20 @@ def test_unknown_code_in_a_file_name(tmp_path: Path) -> None:
         prepare(Jaffe(), tmp_path)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("cv2") is not None, reason="OpenCV is installed")
-def test_haar_without_opencv_says_how_to_install(tmp_path: Path) -> None:
+def test_haar_without_opencv_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_jaffe(tmp_path)
-    with pytest.raises(DabenchError, match=r"crop=haar needs OpenCV: pip install 'dabench\[face\]'"):
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 now raises ImportError, installed or not
+    with pytest.raises(DabenchError, match=r"crop=haar needs OpenCV: pip install 'dabench\[face\]' "
+                                           r"\(or opencv-python-headless\), or use crop=fixed"):
+        prepare(Jaffe(), tmp_path, crop="haar")
+
+
+def test_haar_with_an_opencv_lacking_cascades_names_the_version_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_jaffe(tmp_path)
+    monkeypatch.setitem(sys.modules, "cv2", types.SimpleNamespace(__version__="5.0.0"))
+    with pytest.raises(DabenchError, match=r"OpenCV 5.0.0 has no Haar cascades\): "
+                                           r"pip install 'opencv-python-headless>=4.8,<5'"):
         prepare(Jaffe(), tmp_path, crop="haar")
 
 

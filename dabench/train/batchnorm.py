@@ -24,20 +24,45 @@ def _covering_chunks(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def reestimate_statistics(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> None:
-    """Replace every BN layer's running mean/var with the cumulative average over ``images``.
+def reestimate_statistics(model: nn.Module, images: torch.Tensor, generator: torch.Generator,
+                          batch_size: int = 256) -> None:
+    """Set every BN layer's running mean/var to the moments of its input over all of ``images``.
 
-    images (N, C, H, W) uint8, clean (not augmented). Only BN buffers change; the model is left in
-    eval mode with each layer's momentum restored.
+    images (N, C, H, W) uint8, clean (not augmented). The model runs in train mode (each layer
+    normalises with its batch's statistics, as AdaBN's forward does) over the images in a random
+    order drawn from ``generator``; hooks sum each layer's input and squared input per channel in
+    float64, so a layer's statistics are its input's exact mean and unbiased variance over the set.
+    Averaging per-batch statistics instead (torch's cumulative running average) loses the spread
+    *between* batches: on a class-sorted target (folder datasets are read class by class) it
+    underestimated a variance by a factor of 1000. The random order keeps each batch a mix of the
+    set, so the layers after the first see what they would see in a shuffled batch. Only BN buffers
+    change; the model is left in eval mode.
     """
     layers = batchnorm_layers(model)
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None  # None: a cumulative moving average, i.e. the mean over all batches
-    model.train()
-    for start, stop in _covering_chunks(len(images), batch_size):
-        model(to_float(images[start:stop]))
-    for layer, momentum in zip(layers, momenta):
-        layer.momentum = momentum
+    moments: dict[_BatchNorm, list] = {layer: [0, 0.0, 0.0] for layer in layers}
+
+    def accumulate(layer: _BatchNorm, inputs: tuple[torch.Tensor, ...]) -> None:
+        x = inputs[0].double()
+        dims = [d for d in range(x.dim()) if d != 1]  # every dim but the channels'
+        entry = moments[layer]
+        entry[0] += x.numel() // x.shape[1]
+        entry[1] = entry[1] + x.sum(dims)
+        entry[2] = entry[2] + x.pow(2).sum(dims)
+
+    hooks = [layer.register_forward_pre_hook(accumulate) for layer in layers]
+    try:
+        model.train()
+        order = torch.randperm(len(images), generator=generator).to(images.device)
+        for start, stop in _covering_chunks(len(images), batch_size):
+            model(to_float(images[order[start:stop]]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for layer, (count, total, total_sq) in moments.items():
+        if count < 2 or layer.running_mean is None:
+            continue
+        mean = total / count
+        variance = (total_sq / count - mean.pow(2)).clamp_min(0.0) * count / (count - 1)
+        layer.running_mean.copy_(mean)
+        layer.running_var.copy_(variance)
     model.eval()

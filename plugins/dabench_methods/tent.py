@@ -69,7 +69,7 @@ class Tent(Method):
         ctx.record("epoch_loss", losses)
         if hp.final_statistics:
             with ctx.stage("statistics"):
-                reestimate_statistics(model, target.images)
+                reestimate_statistics(model, target.images, ctx.generator)
         model.requires_grad_(True)
         return model
 

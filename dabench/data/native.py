@@ -70,6 +70,21 @@ class NativeDataset(Dataset):
             return rule.digest
         return official_split_hash(self.id, self.official_split) if self.official_split else None
 
+    def split_identity(self, options: DataOptions) -> str:
+        """The rule file (name, version, sha256) or the official split's hash; dedup is named because it
+        moves files out of train."""
+        rule = self.rule()
+        if rule is not None:
+            assert self.split_rule_file is not None
+            identity = f"rule {self.split_rule_file.name} ({rule.name} v{rule.version}) sha256:{rule.digest}"
+        elif self.official_split:
+            identity = f"official split sha256:{self.split_hash()}"
+        else:
+            identity = super().split_identity(options)
+        if getattr(options, "dedup", False):
+            identity += ", cross-split duplicates dropped"
+        return identity
+
     def source_signature(self, folder: Path) -> Any:
         """Size and mtime of the label files and of the folders two levels down (a directory's mtime
         changes when files are added or removed), without listing every image."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from dabench.errors import DabenchError
 from dabench.progress import progress
@@ -94,7 +94,11 @@ def open_image(item: ImageItem, data: bytes, mode: str) -> Image.Image:
     if item.pixels is not None:
         image = Image.fromarray(item.pixels)
     else:
-        image = Image.open(io.BytesIO(data))
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:  # PIL's own message names a BytesIO object, not the problem
+            raise ValueError("empty file" if not data else
+                             f"not an image (no known image format in its {len(data)} bytes)") from None
         image.load()  # a truncated file fails here, not later
     return image if image.mode == mode else image.convert(mode)
 

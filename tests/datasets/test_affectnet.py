@@ -1,4 +1,5 @@
-"""AffectNet: header-less validation.csv, codes 8-10 dropped, contempt kept, crops by face_x/y/w/h."""
+"""AffectNet: header-less validation.csv, codes 8-10 dropped, contempt kept, crops by face_x/y/w/h
+(checked pixel by pixel on gradient faces, so a width read as a right edge shows)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from native_fixtures import grey_of, prepare, write_image
+from PIL import Image
 
 from dabench.errors import DabenchError
 from dabench_datasets.affectnet import CLASSES, HEADER, AffectNet
@@ -41,3 +43,36 @@ def test_unknown_code_is_an_error(tmp_path: Path) -> None:
     make_affectnet(tmp_path, [("1/a.jpg", 11)], [])
     with pytest.raises(DabenchError, match="unknown label code 11 at line 2 of training.csv"):
         prepare(AffectNet(), tmp_path)
+
+
+def gradient(width: int, height: int) -> np.ndarray:
+    """(height, width) uint8 that differs at every pixel step: 10 + floor(1.2 x) + y (at most 252 here)."""
+    x, y = np.meshgrid(np.arange(width), np.arange(height))
+    return (10 + (6 * x) // 5 + y).astype(np.uint8)
+
+
+def test_crop_is_exactly_the_face_box(tmp_path: Path) -> None:
+    """Each photo is black except its face box, which holds a gradient; the crop must be that box exactly."""
+    folder = tmp_path / "affectnet"
+    photo = gradient(120, 100)
+    boxes = {"1/square.png": (20, 10, 48, 48), "1/wide.png": (16, 30, 96, 48)}  # face_x, face_y, width, height
+    lines = [",".join(HEADER)]
+    for relative, (x, y, width, height) in boxes.items():
+        image = np.zeros_like(photo)
+        image[y:y + height, x:x + width] = photo[y:y + height, x:x + width]
+        path = folder / "Manually_Annotated_Images" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.repeat(image[:, :, None], 3, axis=2)).save(path)  # lossless: the release has .png too
+        lines.append(f"{relative},{x},{y},{width},{height},1.0;2.0,1,0.5,-0.2")
+    (folder / "Manually_Annotated_file_lists").mkdir(parents=True)
+    (folder / "Manually_Annotated_file_lists" / "training.csv").write_text("\n".join(lines) + "\n")
+    (folder / "Manually_Annotated_file_lists" / "validation.csv").write_text("")
+    square, wide = prepare(AffectNet(), tmp_path, resolution=48).split("train").images[..., 0].astype(float)
+    # 48x48 box at 48 px: no resize, so the crop is the box's pixels, bit for bit
+    assert np.array_equal(square, photo[10:58, 20:68])
+    # 96x48 box at 48 px: columns halve; the gradient is linear, so the resized pixel (i, j) is its value at
+    # the sample centre x = 16 + 2 j + 0.5, y = 30 + i (within rounding)
+    i, j = np.meshgrid(np.arange(48), np.arange(48), indexing="ij")
+    expected = 10 + 1.2 * (16 + 2 * j + 0.5) + 30 + i
+    assert np.abs(wide - expected).max() <= 1.5
+    assert wide.min() > 0  # nothing from outside the box

@@ -66,6 +66,13 @@ def afe_missing_list(root: Path) -> None:
     (root / "afe" / "annos" / "TrainTest" / "Train.csv").write_text("a.jpg 0 0 40 40 3\n")
 
 
+def afe_list_naming_absent_images(root: Path) -> None:
+    write_image(root / "afe" / "src" / "image" / "a.jpg", 64, 64, 90)
+    (root / "afe" / "annos" / "TrainTest").mkdir(parents=True)
+    (root / "afe" / "annos" / "TrainTest" / "Train.csv").write_text("a.jpg 0 0 40 40 3\n")
+    (root / "afe" / "annos" / "TrainTest" / "Test.csv").write_text("./src/image/b.jpg 0 0 40 40 2\n")
+
+
 def afe_unknown_code(root: Path) -> None:
     afe_missing_list(root)
     (root / "afe" / "annos" / "TrainTest" / "Test.csv").write_text("a.jpg 0 0 40 40 7\n")
@@ -73,6 +80,23 @@ def afe_unknown_code(root: Path) -> None:
 
 def affectnet_no_lists(root: Path) -> None:
     write_image(root / "affectnet" / "Manually_Annotated_Images" / "1" / "a.jpg", 64, 64, 90)
+
+
+def affectnet_list_naming_absent_images(root: Path) -> None:
+    affectnet_no_lists(root)
+    lists = root / "affectnet" / "Manually_Annotated_file_lists"
+    lists.mkdir()
+    (lists / "training.csv").write_text("subDirectory_filePath,face_x,face_y,face_width,face_height,"
+                                        "facial_landmarks,expression,valence,arousal\n1/a.jpg,0,0,40,40,,1,0.5,0.1\n")
+    (lists / "validation.csv").write_text("7/c.jpg,0,0,40,40,,3,0.2,0.1\n")  # no header, as released
+
+
+def ckplus_emotion_naming_absent_frames(root: Path) -> None:
+    folder = root / "ckplus"
+    write_image(folder / "cohn-kanade-images" / "S005" / "001" / "S005_001_00000001.png", 64, 64, 90)
+    for sequence in ("001", "002"):  # sequence 002 is labelled, but cohn-kanade-images/S005/002/ is absent
+        (folder / "Emotion" / "S005" / sequence).mkdir(parents=True)
+        (folder / "Emotion" / "S005" / sequence / f"S005_{sequence}_00000001_emotion.txt").write_text("   3.0000000e+00\n")
 
 
 def jaffe_unknown_code(root: Path) -> None:
@@ -100,9 +124,14 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("expw", expw_images_without_labels, "label file label/label.lst not found (images are present, no labels)"),
     ("expw", expw_label_naming_absent_images, "label/label.lst names 1 image(s) absent from image/origin/ (first: b.jpg)"),
     ("afe", afe_missing_list, "label file(s) annos/TrainTest/Test.csv not found (images are present, no labels)"),
+    ("afe", afe_list_naming_absent_images, "the lists name 1 image(s) absent from src/image/ (first: b.jpg)"),
     ("afe", afe_unknown_code, "unknown label code 7 at line 1 of Test.csv"),
     ("affectnet", affectnet_no_lists, "label file(s) Manually_Annotated_file_lists/training.csv, "
                                       "Manually_Annotated_file_lists/validation.csv not found (images are present"),
+    ("affectnet", affectnet_list_naming_absent_images,
+     "the lists name 1 image(s) absent from Manually_Annotated_Images/ (first: 7/c.jpg)"),
+    ("ckplus", ckplus_emotion_naming_absent_frames,
+     "Emotion/S005/002/S005_002_00000001_emotion.txt labels sequence cohn-kanade-images/S005/002/ which has no images"),
     ("jaffe", jaffe_unknown_code, "unknown label code in file name KA.ZZ1.39.tiff"),
     ("sfew", sfew_unknown_class, "unknown label code: class folder Train/Bored/"),
 ]

@@ -135,11 +135,16 @@ def shot_epoch(model: ClassifierNet, images: torch.Tensor, batch_size: int, devi
 def cluster_pl_epoch(network: ClassifierNet, images: torch.Tensor, batch_size: int, device: torch.device,
                      amp: bool = True) -> float:
     """One epoch of cluster_pl's training phase (mixup, cosine lr) on ``images`` with fixed one-hot labels."""
-    from dabench_methods.cluster_pl.method import ClusterPLHparams, _train
+    from dabench.train.schedule import sgd
+    from dabench.train.soft_targets import cosine_decay, train_soft_targets
+    from dabench_methods.cluster_pl.method import ClusterPLHparams
     targets = F.one_hot(torch.arange(len(images), device=device) % len(CANONICAL_CLASSES),
                         len(CANONICAL_CLASSES)).float()
     hp = ClusterPLHparams(epochs=1, batch_size=batch_size)
-    return seconds(lambda: _train(network, images, targets, hp, make_context(device, amp)), device)[0]
+    optimizer = sgd([(network.parameters(), 1.0)], lr=hp.lr, weight_decay=hp.weight_decay)
+    return seconds(lambda: train_soft_targets(network, images, targets, make_context(device, amp), optimizer,
+                                              epochs=1, batch_size=batch_size, base_lr=hp.lr, decay=cosine_decay,
+                                              mixup_alpha=hp.mixup_alpha), device)[0]
 
 
 def count_syncs(fn: Callable[[], Any], device: torch.device) -> int | None:

@@ -147,9 +147,13 @@ class Method:
 
     id: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
-    # the run key ``init`` values this method honours (the first is its default); a method that lists
-    # more than "source" builds its trained network with ``ctx.initial_model(ctx.init)``
-    inits: ClassVar[tuple[str, ...]] = ("source",)
+    # the run key ``init`` values this method honours (the first is its default). For a method that
+    # adapts the network it is handed, the runner builds that network: a copy of the source model
+    # ('source'), or the target-SSL backbone taught the source model's predictions ('ssl',
+    # dabench.train.distil). A method with ``builds_network = True`` (cluster_pl) uses the model it
+    # is handed only as the source model and builds what it trains with ``ctx.initial_model(ctx.init)``.
+    inits: ClassVar[tuple[str, ...]] = ("source", "ssl")
+    builds_network: ClassVar[bool] = False
     Hparams: ClassVar[type] = NoHparams
     source_free: ClassVar[bool] = True
     paper: ClassVar[str] = ""
@@ -157,6 +161,11 @@ class Method:
 
     def __init__(self, hparams: Any) -> None:
         self.hparams = hparams
+
+    def check_target(self, n_images: int) -> None:
+        """Refuse, with a DabenchError, hyperparameters that a target of ``n_images`` train images rules
+        out (K >= N neighbours, more prototypes than images). The runner calls it as soon as the data is
+        prepared, before any source model is trained; ``adapt`` implementations call it too."""
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         """Return the adapted model (may modify ``model`` in place and return it)."""

@@ -33,6 +33,7 @@ from dabench.ssl import SSLRecipe, check_backbone
 from dabench.ssl.artifact import SSLSpec, ssl_model
 from dabench.train.batches import images_to_device
 from dabench.train.device import compile_model, determinism_report, require_compile, resolve_device, seed_everything
+from dabench.train.distil import DistilRecipe, distil_source
 from dabench.train.features import predict
 from dabench.train.metrics import classification_metrics
 from dabench.validators import fixed_subsample, score_model
@@ -67,39 +68,66 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     if clash:
         raise DabenchError(f"method '{method_cls.id}' has hyperparameter(s) named like run settings: {', '.join(clash)}")
     defaults = {**cfg.RUN_DEFAULTS, **hparam_defaults}
+    defaults["ssl"] = {**defaults["ssl"], **registry.dataset(parsed_pair.target).ssl_defaults}
     overrides = method_cls.overrides_for(parsed_pair.source, parsed_pair.target)
     user_changes: dict[str, Any] = {}  # what the user changed on top of the defaults: names the variant
-    for layer in [overrides, *(cfg.load_file(path) for path in config_files), *(cfg.parse_set(s) for s in sets)]:
+    cfg.check_against(defaults, overrides)
+    defaults = cfg.deep_merge(defaults, overrides)
+    standard = _resolve_sizes(registry, parsed_pair, copy.deepcopy(defaults))  # this pair's default run
+    standard["init"] = standard["init"] or method_cls.inits[0]
+    for layer in [*(cfg.load_file(path) for path in config_files), *(cfg.parse_set(s) for s in sets)]:
         cfg.check_against(defaults, layer)
         defaults = cfg.deep_merge(defaults, layer)
-        if layer is not overrides:
-            user_changes = cfg.deep_merge(user_changes, layer)
+        user_changes = cfg.deep_merge(user_changes, layer)
     if backbone is not None:
         defaults["backbone"] = backbone
         user_changes["backbone"] = backbone
-    resolved = defaults
-    resolved["backbone"] = resolved["backbone"] or default_backbone(registry, parsed_pair)
+    resolved = _resolve_sizes(registry, parsed_pair, defaults)
     backbone_spec = registry.backbone(resolved["backbone"])
-    native = max(registry.dataset(parsed_pair.source).native_size, registry.dataset(parsed_pair.target).native_size)
-    resolved["image_size"] = resolved["image_size"] or backbone_spec.default_image_size or native
     if resolved["protocol"] not in cfg.PROTOCOLS:
         raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
     resolved["init"] = resolved["init"] or method_cls.inits[0]
+    # a setting given its default value is no change: the same run, the same leaderboard row
+    user_changes = _changed_only(user_changes, resolved, standard)
     if resolved["init"] not in cfg.INITS:
         raise DabenchError(f"config key 'init' must be one of {', '.join(cfg.INITS)}, got {resolved['init']!r}")
     _check_init(registry, method_cls, resolved, backbone_spec)
+    splits = {}  # which images are train and test on each side: a new split rule is a new run
     for side in ("source", "target"):
         dataset = registry.dataset(getattr(parsed_pair, side))
-        dataset.options({**resolved["data"].get(side, {}), "resolution": resolved["image_size"]})
+        options = dataset.options({**resolved["data"].get(side, {}), "resolution": resolved["image_size"]})
+        splits[side] = dataset.split_identity(options)
     cfg.build_dataclass(cfg.SupervisedRecipe, resolved["source"], "source recipe")
+    cfg.build_dataclass(DistilRecipe, resolved["distil"], "distil recipe")
     hparams = cfg.build_dataclass(method_cls.Hparams, {k: resolved[k] for k in hparam_defaults},
                                   f"hyperparameters for method '{method_cls.id}'")
     config = {"method": method_cls.id, "pair": str(parsed_pair), "seed": seed,
               "source_model": str(source_model.resolve()) if source_model else None,
-              "variant": cfg.describe_changes(user_changes), **resolved}
+              "variant": cfg.describe_changes(user_changes), "splits": splits, **resolved}
     source_ds, target_ds = registry.dataset(parsed_pair.source), registry.dataset(parsed_pair.target)
     classes = pair_classes(source_ds.classes, target_ds.classes)
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16])
+
+
+def _resolve_sizes(registry: Registry, pair: Pair, config: dict[str, Any]) -> dict[str, Any]:
+    """Fill the backbone (the datasets' default) and image size (the backbone's, else the data's) in place."""
+    config["backbone"] = config["backbone"] or default_backbone(registry, pair)
+    native = max(registry.dataset(pair.source).native_size, registry.dataset(pair.target).native_size)
+    config["image_size"] = config["image_size"] or registry.backbone(config["backbone"]).default_image_size or native
+    return config
+
+
+def _changed_only(changes: dict[str, Any], resolved: dict[str, Any], standard: dict[str, Any]) -> dict[str, Any]:
+    """The leaves of ``changes`` whose resolved value differs from the pair's standard run."""
+    kept: dict[str, Any] = {}
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(resolved.get(key), dict):
+            inner = _changed_only(value, resolved[key], standard.get(key) or {})
+            if inner:
+                kept[key] = inner
+        elif resolved.get(key) != standard.get(key):
+            kept[key] = value
+    return kept
 
 
 def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force: bool = False, *,
@@ -188,6 +216,8 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     target_test = split_in_classes(target_prepared, "test", plan.classes)
     adapt_split = target_test if config["protocol"] == "transductive" else split_in_classes(target_prepared, "train", plan.classes)
     adapt_split_name = "test" if config["protocol"] == "transductive" else "train"
+    method = plan.method(plan.hparams)
+    method.check_target(len(adapt_split))  # before a source model is trained for nothing
     ssl_target_key = {"prepared": target_prepared.key, "split": adapt_split_name, "classes": list(plan.classes),
                       "images_sha256": target_prepared.meta.get("files", {}).get(f"{adapt_split_name}_images.npy")}
     mark = timed("data", mark)
@@ -233,9 +263,11 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
                        _initial_model=lambda init: for_training(_initial_model(init, source_model, registry, config,
                                                                                device, plan, target.images,
                                                                                ssl_target_key)))
-    method = plan.method(plan.hparams)
     target = TargetImages(images_to_device(adapt_split.images, device))
-    model = for_training(copy.deepcopy(source_model))
+    if config["init"] == "source" or plan.method.builds_network:
+        model = for_training(copy.deepcopy(source_model))
+    else:
+        model = _distilled_start(config, source_model, target, ctx)  # ctx.initial_model compiles it if asked
     if plan.method.source_free:
         adapted = method.adapt(model, target, ctx)
     else:
@@ -294,6 +326,22 @@ def _initial_model(init: str, source_model: ClassifierNet, registry: Registry, c
         weights = Path(config["backbone_weights"]) if config["backbone_weights"] else None
         return build_model(registry.backbone(config["backbone"]), source_model.num_classes, weights).to(device)
     raise DabenchError(f"unknown init '{init}'; valid inits: {', '.join(cfg.INITS)}")
+
+
+def _distilled_start(config: dict[str, Any], source_model: ClassifierNet, target: TargetImages,
+                     ctx: AdaptContext) -> ClassifierNet:
+    """The network a method that adapts what it is handed starts from under init=ssl (or scratch): that
+    init's network, taught the source model's predictions on the target train images (no labels)."""
+    with ctx.stage("initial_model"):
+        student = ctx.initial_model(config["init"])
+    with ctx.stage("distil"):
+        losses = distil_source(student, source_model, target.images, DistilRecipe(**config["distil"]), ctx)
+        agreement = (predict(student, target.images) == predict(source_model, target.images)).float().mean().item()
+    ctx.record("distil_epoch_loss", losses)
+    ctx.record("distil_agreement", agreement)  # share of target train images on which student and source agree
+    ctx.log(f"init={config['init']}: distilled the source model's predictions for {len(losses)} epochs; "
+            f"agreement with the source model on target train {agreement:.1%}")
+    return student
 
 
 def _pseudo_label_quality(ctx: AdaptContext, labels: np.ndarray) -> list[dict[str, Any]]:

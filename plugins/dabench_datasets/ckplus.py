@@ -51,6 +51,9 @@ class CkPlus(NativeDataset):
     mode = "L"
     native_size = 48
     default_backbone = "small_cnn"
+    # ~800 train images at 48 px: SwAV sized to the set
+    ssl_defaults = {"epochs": 100, "batch_size": 128, "prototypes": 50, "hidden_dim": 512, "warmup_epochs": 5,
+                    "small_crops": 2, "small_crop_fraction": 0.5}
     fixed_crop = FIXED_CROP
     version = "1"
     Options = CkPlusOptions

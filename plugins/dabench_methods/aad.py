@@ -57,9 +57,12 @@ class Aad(Method):
     paper = "Yang et al., NeurIPS 2022, arXiv 2205.04183"
     defaults_file = Path(__file__).with_name("aad.yaml")
 
+    def check_target(self, n_images: int) -> None:
+        check_bank_size(self.id, n_images, self.hparams.K)
+
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         hp: AadHparams = self.hparams
-        check_bank_size(self.id, len(target), hp.K)
+        self.check_target(len(target))
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
                          (list(model.bottleneck.parameters()) + list(model.classifier.parameters()), 1.0)],
                         lr=hp.lr, weight_decay=hp.weight_decay)

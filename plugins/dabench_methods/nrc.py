@@ -55,9 +55,12 @@ class Nrc(Method):
     paper = "Yang et al., NeurIPS 2021, arXiv 2110.04202"
     defaults_file = Path(__file__).with_name("nrc.yaml")
 
+    def check_target(self, n_images: int) -> None:
+        check_bank_size(self.id, n_images, max(self.hparams.K, self.hparams.KK))
+
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         hp: NrcHparams = self.hparams
-        check_bank_size(self.id, len(target), max(hp.K, hp.KK))
+        self.check_target(len(target))
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
                          (list(model.bottleneck.parameters()) + list(model.classifier.parameters()), 1.0)],
                         lr=hp.lr, weight_decay=hp.weight_decay)

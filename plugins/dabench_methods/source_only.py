@@ -11,6 +11,7 @@ class SourceOnly(Method):
     """The source model evaluated on the target as is; no target image is used."""
 
     id = "source_only"
+    inits = ("source",)  # the source model itself, by definition
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         return model

@@ -33,6 +33,7 @@ class TargetOracle(Method):
     id = "target_oracle"
     Hparams = TargetOracleHparams
     source_free = False
+    inits = ("source",)  # from_scratch=true gives the other meaningful start
 
     def adapt_with_labels(self, model: ClassifierNet, target: TargetImages, labels: torch.Tensor,
                           ctx: AdaptContext) -> ClassifierNet:

@@ -32,12 +32,14 @@ def test_fraction_outside_zero_one_is_refused(registry, fraction: float) -> None
         plan_run(registry, "cluster_pl", PAIR, sets=(f"fraction={fraction}",))
 
 
-def test_init_defaults_to_ssl_and_other_methods_refuse_it(registry) -> None:
+def test_init_defaults_to_ssl_and_every_adaptation_method_accepts_it(registry) -> None:
     assert plan_run(registry, "cluster_pl", PAIR).config["init"] == "ssl"
     assert plan_run(registry, "cluster_pl", PAIR, sets=("init=source",)).config["init"] == "source"
-    assert plan_run(registry, "source_only", PAIR).config["init"] == "source"
-    with pytest.raises(DabenchError, match=r"method 'source_only' does not support init='ssl' .*methods that do: "
-                                           r"cluster_pl"):
+    assert plan_run(registry, "shot", PAIR).config["init"] == "source"
+    for method in ("shot", "nrc", "aad", "tent", "adabn"):
+        assert plan_run(registry, method, PAIR, sets=("init=ssl",)).config["init"] == "ssl"
+    with pytest.raises(DabenchError, match=r"method 'source_only' does not support init='ssl' \(it supports: source\); "
+                                           r"methods that do: aad, adabn, cluster_pl, nrc, shot, tent"):
         plan_run(registry, "source_only", PAIR, sets=("init=ssl",))
 
 

@@ -181,13 +181,13 @@ def test_train_supervised_passes_the_runs_amp(amp: bool, registry, monkeypatch: 
 
 
 @pytest.mark.parametrize("amp", [True, False])
-@pytest.mark.parametrize("loop", ["train_epochs", "cluster_pl"])
+@pytest.mark.parametrize("loop", ["train_epochs", "train_soft_targets"])
 def test_adaptation_loops_lay_out_batches_with_the_runs_switch(loop: str, amp: bool, registry,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from dabench_methods.cluster_pl import method as cluster_pl
+    from dabench.train import soft_targets
 
     calls = _Calls()
-    module = self_training if loop == "train_epochs" else cluster_pl
+    module = self_training if loop == "train_epochs" else soft_targets
     monkeypatch.setattr(module, "to_model_layout", calls.layout)
     ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0),
                        class_names=tuple("abc"), amp=amp)
@@ -197,9 +197,11 @@ def test_adaptation_loops_lay_out_batches_with_the_runs_switch(loop: str, amp: b
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
         self_training.train_epochs(model, images, ctx, optimizer, lambda net, batch: net(batch.images).logsumexp(1).mean(),
                                    epochs=1, batch_size=16, augment_batches=True)
-    else:
-        hp = cluster_pl.ClusterPLHparams(epochs=1, batch_size=16)
-        cluster_pl._train(model, images, F.one_hot(torch.arange(32) % 3, 3).float(), hp, ctx)
+    else:  # cluster_pl's training and the init=ssl distillation
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        soft_targets.train_soft_targets(model, images, F.one_hot(torch.arange(32) % 3, 3).float(), ctx, optimizer,
+                                        epochs=1, batch_size=16, base_lr=0.01, decay=soft_targets.cosine_decay,
+                                        mixup_alpha=0.2)
     assert calls.args == [("layout", "cpu", amp)] * 2
 
 

@@ -3,7 +3,6 @@ pseudo-labels from the source model, then mixup training on the kept subset."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,13 +12,10 @@ import torch.nn.functional as F
 from dabench.errors import DabenchError
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
-from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.cluster_labels import select_by_clusters
-from dabench.train.device import autocast, to_model_layout
 from dabench.train.features import extract
-from dabench.train.mixup import mix, soft_cross_entropy
 from dabench.train.schedule import sgd
-from dabench.train.self_training import resume_epochs, save_epoch
+from dabench.train.soft_targets import cosine_decay, train_soft_targets
 
 
 @dataclass(frozen=True)
@@ -80,14 +76,18 @@ class ClusterPL(Method):
     aliases = ("clup",)
     Hparams = ClusterPLHparams
     inits = ("ssl", "source", "scratch")
+    builds_network = True  # the source model only labels; the trained network starts from ctx.init
     paper = "Conti et al., BMVC 2022, arXiv 2210.05246"
     defaults_file = Path(__file__).with_name("cluster_pl.yaml")
 
+    def check_target(self, n_images: int) -> None:
+        if self.hparams.prototypes > n_images:
+            raise DabenchError(f"cluster_pl: prototypes={self.hparams.prototypes} exceeds the {n_images} target train "
+                               f"images; use --set prototypes=N with N <= {n_images}")
+
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         hp = self.hparams
-        if hp.prototypes > len(target):
-            raise DabenchError(f"cluster_pl: prototypes={hp.prototypes} exceeds the {len(target)} target train "
-                               f"images; use --set prototypes=N with N <= {len(target)}")
+        self.check_target(len(target))
         with ctx.stage("pseudo_labels"):
             features, logits = extract(model, target.images)
             selection = select_by_clusters(features, logits.argmax(1), hp.prototypes, hp.fraction, ctx.num_classes,
@@ -105,38 +105,13 @@ class ClusterPL(Method):
             network = ctx.initial_model(ctx.init)
         targets = (selection.soft_labels if hp.soft_labels
                    else F.one_hot(selection.labels, ctx.num_classes).float())
+        optimizer = sgd([(network.parameters(), 1.0)], lr=hp.lr, weight_decay=hp.weight_decay)
         with ctx.stage("train"):
-            _train(network, target.images[selection.indices], targets.to(target.images.device), hp, ctx)
+            # the kept subset and its targets are not checkpointed: a restarted run recomputes them
+            # (same seed, same draws) before resuming the epochs
+            losses = train_soft_targets(network, target.images[selection.indices], targets.to(target.images.device),
+                                        ctx, optimizer, epochs=hp.epochs, batch_size=hp.batch_size, base_lr=hp.lr,
+                                        decay=cosine_decay, mixup_alpha=hp.mixup_alpha, augment_batches=hp.augment,
+                                        desc="cluster_pl")
+        ctx.record("epoch_loss", losses)
         return network
-
-
-def _train(network: ClassifierNet, images: torch.Tensor, targets: torch.Tensor, hp: ClusterPLHparams,
-           ctx: AdaptContext) -> None:
-    """Cross-entropy (soft targets: KL) with mixup; images (M, C, H, W) uint8, targets (M, K).
-
-    Checkpointed after each epoch like :func:`train_epochs`; the kept subset and its targets are not
-    saved: a restarted run recomputes them (same seed, same draws) before resuming here.
-    """
-    optimizer = sgd([(network.parameters(), 1.0)], lr=hp.lr, weight_decay=hp.weight_decay)
-    batch_size = min(hp.batch_size, len(images))
-    steps_per_epoch = len(images) // batch_size
-    total = hp.epochs * steps_per_epoch
-    start, step, _ = resume_epochs(ctx, network, optimizer)
-    for epoch in ctx.progress(range(start, hp.epochs), desc="cluster_pl"):
-        network.train()
-        for index in index_batches(len(images), batch_size, ctx.generator, drop_last=True, device=images.device):
-            batch = to_float(images[index])
-            if hp.augment:
-                batch = augment(batch, ctx.generator)
-            batch, batch_targets = mix(batch, targets[index], hp.mixup_alpha, ctx.generator)
-            batch = to_model_layout(batch, ctx.device, ctx.amp)
-            for group in optimizer.param_groups:
-                group["lr"] = hp.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-            with autocast(ctx.device, ctx.amp):
-                loss = soft_cross_entropy(network(batch), batch_targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-        ctx.end_epoch(network, epoch)
-        save_epoch(ctx, epoch, network, optimizer, step)

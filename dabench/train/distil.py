@@ -1,0 +1,60 @@
+"""``init=ssl`` for methods that adapt the network they are handed (SHOT, NRC, AaD, Tent, AdaBN):
+the target-SSL backbone is first taught the source model's predictions on the unlabelled target
+images, so the method starts from the SSL representation *and* the source model's hypothesis.
+
+A method such as SHOT needs a classifier that already means something on its features: SSL
+features under a fresh head predict nothing. Distilling the source model's soft predictions into
+the SSL network (as DINE does to move a black-box source model into a new target network: Liang et
+al., CVPR 2022, arXiv 2104.01539) gives that head, with no label and no source image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from dabench.methods import AdaptContext
+from dabench.models import ClassifierNet
+from dabench.train.features import extract
+from dabench.train.schedule import sgd, shot_decay
+from dabench.train.soft_targets import train_soft_targets
+
+
+@dataclass(frozen=True)
+class DistilRecipe:
+    """How the SSL network learns the source model's predictions (run key ``distil``)."""
+
+    epochs: int = field(default=10, metadata={"help": "passes over the target train images"})
+    batch_size: int = field(default=64, metadata={"help": "batch size"})
+    lr: float = field(default=0.01, metadata={"help": "head learning rate"})
+    backbone_lr_mult: float = field(default=0.1, metadata={
+        "help": "backbone lr multiplier (small: the point is to keep the SSL representation)"})
+    weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay"})
+    mixup_alpha: float = field(default=0.0, metadata={"help": "mixup Beta(alpha, alpha) on the soft targets; 0: off"})
+    augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation of the student's batches"})
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"distil: epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, {self.batch_size})")
+        if self.lr <= 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0 or self.mixup_alpha < 0:
+            raise ValueError("distil: lr must be > 0; backbone_lr_mult, weight_decay and mixup_alpha >= 0")
+
+
+def distil_source(student: ClassifierNet, teacher: ClassifierNet, images: torch.Tensor, recipe: DistilRecipe,
+                  ctx: AdaptContext) -> list[float]:
+    """Train ``student`` in place on the teacher's softmax over ``images`` (N, C, H, W) uint8.
+
+    The teacher's predictions come from one clean eval-mode pass; the student sees augmented batches.
+    SHOT's optimiser recipe (SGD, Nesterov, (1 + 10 p)^-0.75) with the backbone at ``backbone_lr_mult``.
+    Returns each epoch's mean soft cross-entropy. Not checkpointed: a restarted run repeats it.
+    """
+    _, teacher_logits = extract(teacher, images)
+    targets = teacher_logits.softmax(1)
+    optimizer = sgd([(student.backbone.parameters(), recipe.backbone_lr_mult),
+                     (list(student.bottleneck.parameters()) + list(student.classifier.parameters()), 1.0)],
+                    lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return train_soft_targets(student, images, targets, ctx, optimizer, epochs=recipe.epochs,
+                              batch_size=recipe.batch_size, base_lr=recipe.lr, decay=shot_decay,
+                              mixup_alpha=recipe.mixup_alpha, augment_batches=recipe.augment,
+                              method_epochs=False, desc="distil")

@@ -28,7 +28,7 @@ from dabench.labels import pair_classes
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet, build_model
 from dabench.registry import Pair, Registry
-from dabench.source import SourceSpec, get_source_model, load_source_file
+from dabench.source import SourceSpec, get_source_model, inspect_source_file, load_source_file
 from dabench.ssl import SSLRecipe, check_backbone
 from dabench.ssl.artifact import SSLSpec, ssl_model
 from dabench.train.batches import images_to_device
@@ -50,6 +50,7 @@ class RunPlan:
     config: dict[str, Any]
     hparams: Any
     run_id: str
+    source_file: dict[str, Any] | None = None  # --source-model: the checked checkpoint's metadata and path
 
 
 def default_backbone(registry: Registry, pair: Pair) -> str:
@@ -101,12 +102,17 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     cfg.build_dataclass(DistilRecipe, resolved["distil"], "distil recipe")
     hparams = cfg.build_dataclass(method_cls.Hparams, {k: resolved[k] for k in hparam_defaults},
                                   f"hyperparameters for method '{method_cls.id}'")
-    config = {"method": method_cls.id, "pair": str(parsed_pair), "seed": seed,
-              "source_model": str(source_model.resolve()) if source_model else None,
-              "variant": cfg.describe_changes(user_changes), "splits": splits, **resolved}
     source_ds, target_ds = registry.dataset(parsed_pair.source), registry.dataset(parsed_pair.target)
     classes = pair_classes(source_ds.classes, target_ds.classes)
-    return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16])
+    source_file = None
+    if source_model is not None:  # checked now, before any data is prepared; identified by its content
+        source_file = inspect_source_file(source_model, resolved["backbone"], classes, resolved["image_size"],
+                                          (parsed_pair.source, parsed_pair.target))
+    config = {"method": method_cls.id, "pair": str(parsed_pair), "seed": seed,
+              "source_model": {"sha256": source_file["sha256"]} if source_file else None,
+              "variant": cfg.describe_changes(user_changes), "splits": splits, **resolved}
+    return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16],
+                   source_file)
 
 
 def _resolve_sizes(registry: Registry, pair: Pair, config: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +190,7 @@ def _reset_folder(folder: Path, keep_checkpoint: bool) -> None:
 
 @dataclass(frozen=True)
 class _PairData:
-    source: PreparedDataset
+    source: PreparedDataset | None  # None with --source-model: the source-free workflow needs no source data
     target: PreparedDataset
     seconds: float
 
@@ -192,7 +198,9 @@ class _PairData:
 def _prepare_data(plan: RunPlan, registry: Registry) -> _PairData:
     started = time.perf_counter()
     config, size = plan.config, plan.config["image_size"]
-    source = prepare(registry.dataset(plan.pair.source), config["data"].get("source", {}), size)
+    source = None
+    if plan.source_file is None:
+        source = prepare(registry.dataset(plan.pair.source), config["data"].get("source", {}), size)
     target = prepare(registry.dataset(plan.pair.target), config["data"].get("target", {}), size)
     return _PairData(source, target, time.perf_counter() - started)
 
@@ -222,13 +230,14 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
                       "images_sha256": target_prepared.meta.get("files", {}).get(f"{adapt_split_name}_images.npy")}
     mark = timed("data", mark)
 
-    spec = SourceSpec(plan.pair.source, plan.classes, config["backbone"], size, config["source"], plan.seed,
-                      config["data"].get("source", {}), config["backbone_weights"], source_prepared.key)
-    if config["source_model"]:
-        source_model, source_meta = load_source_file(Path(config["source_model"]), registry, config["backbone"],
-                                                     plan.classes, size, device)
+    if plan.source_file is not None:
+        source_model, source_meta = load_source_file(plan.source_file, registry, device), plan.source_file
+        source_split_hash = source_meta.get("split_hash")
     else:
+        spec = SourceSpec(plan.pair.source, plan.classes, config["backbone"], size, config["source"], plan.seed,
+                          config["data"].get("source", {}), config["backbone_weights"], source_prepared.key)
         source_model, source_meta = get_source_model(spec, registry, device, amp=config["amp"])
+        source_split_hash = source_prepared.meta.get("split_hash")
     mark = timed("source_model", mark)
 
     test_images = images_to_device(target_test.images, device)
@@ -290,7 +299,7 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         "pseudo_label_quality": _pseudo_label_quality(ctx, adapt_split.labels),
         "source_model": {k: source_meta.get(k) for k in ("sha256", "path", "source_val_accuracy", "source_test_accuracy")},
         "target_train_size": len(adapt_split), "target_test_size": len(target_test),
-        "split_hashes": {plan.pair.source: source_prepared.meta.get("split_hash"),
+        "split_hashes": {plan.pair.source: source_split_hash,
                          plan.pair.target: target_prepared.meta.get("split_hash")},
         "versions": _versions(), "git_revision": _git_revision(),
         "determinism": determinism_report(device, config["amp"]),

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, fold
     meta = {"format": FORMAT, "spec": spec.key(), "source_val_accuracy": outcome["val_accuracy"],
             "source_test_accuracy": test_accuracy, "best_epoch": outcome["best_epoch"],
             "val_history": outcome["history"], "train_seconds": round(seconds, 3),
-            "dataset_cache": prepared.key}
+            "dataset_cache": prepared.key, "split_hash": prepared.meta.get("split_hash")}
     tmp = atomic.temp_dir_beside(folder)
     try:
         save_checkpoint(model, meta, tmp / CHECKPOINT)
@@ -131,13 +132,16 @@ def _load_verified(folder: Path, registry: Registry, device: torch.device) -> tu
     meta_path = folder / "meta.json"
     if not meta_path.exists():
         return None
-    meta = json.loads(meta_path.read_text())
-    if atomic.sha256_file(folder / CHECKPOINT) != meta.get("sha256"):
-        print(f"dabench: warning: source model {folder} does not match its checksum; retraining it")
+    try:
+        meta = json.loads(meta_path.read_text())
+        if atomic.sha256_file(folder / CHECKPOINT) != meta.get("sha256"):
+            raise ValueError("the checkpoint does not match its checksum")
+        spec = meta["spec"]
+        return _restore(folder / CHECKPOINT, registry, spec["backbone"], tuple(spec["classes"]), device), meta
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:  # JSONDecodeError is a ValueError
+        print(f"dabench: warning: source model {folder} is unreadable ({exc}); retraining it", file=sys.stderr)
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    spec = meta["spec"]
-    return _restore(folder / CHECKPOINT, registry, spec["backbone"], tuple(spec["classes"]), device), meta
 
 
 def _restore(path: Path, registry: Registry, backbone: str, classes: tuple[str, ...], device: torch.device) -> ClassifierNet:
@@ -147,17 +151,27 @@ def _restore(path: Path, registry: Registry, backbone: str, classes: tuple[str, 
     return model.to(device)
 
 
-def load_source_file(path: Path, registry: Registry, backbone: str, classes: tuple[str, ...],
-                     image_size: int, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]]:
-    """A source checkpoint trained elsewhere; refused unless its backbone and label space match the run."""
+def inspect_source_file(path: Path, backbone: str, classes: tuple[str, ...], image_size: int,
+                        pair: tuple[str, str]) -> dict[str, Any]:
+    """The metadata (with the file's sha256) of a source checkpoint trained elsewhere, checked against
+    the run before any work: its backbone, label space, image size, and the dataset it was trained on,
+    which must be the pair's source (``pair`` = (source, target)). Called when the run is planned."""
     if not path.is_file():
         raise DabenchError(f"--source-model {path}: no such file")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         spec = checkpoint["meta"]["spec"]
+        trained_on = spec["dataset"]
     except Exception as exc:  # any unreadable or foreign file
         raise DabenchError(f"--source-model {path} is not a dabench source checkpoint ({type(exc).__name__}: {exc}); "
                            "make one with `dabench source train`") from None
+    source, target = pair
+    if trained_on == target:
+        raise DabenchError(f"--source-model {path} was trained on '{target}', this pair's target: a model trained on "
+                           "target labels is not a source model; train one on the source dataset")
+    if trained_on != source:
+        raise DabenchError(f"--source-model {path} was trained on '{trained_on}' but this pair's source is "
+                           f"'{source}'; run --pair {trained_on}:{target}")
     if spec["backbone"] != backbone:
         raise DabenchError(f"--source-model {path} has backbone '{spec['backbone']}' but this run uses "
                            f"'{backbone}'; pass --backbone {spec['backbone']}")
@@ -167,5 +181,13 @@ def load_source_file(path: Path, registry: Registry, backbone: str, classes: tup
     if spec["image_size"] != image_size:
         raise DabenchError(f"--source-model {path} was trained at {spec['image_size']} px but this run uses "
                            f"{image_size} px; pass --set image_size={spec['image_size']}")
-    meta = dict(checkpoint["meta"], sha256=atomic.sha256_file(path), path=str(path.resolve()))
-    return _restore(path, registry, backbone, classes, device), meta
+    return dict(checkpoint["meta"], sha256=atomic.sha256_file(path), path=str(path.resolve()))
+
+
+def load_source_file(meta: dict[str, Any], registry: Registry, device: torch.device) -> ClassifierNet:
+    """The model of a checkpoint that :func:`inspect_source_file` accepted; refused if the file changed since."""
+    path = Path(meta["path"])
+    if not path.is_file() or atomic.sha256_file(path) != meta["sha256"]:
+        raise DabenchError(f"--source-model {path} changed (or vanished) after the run was planned; run it again")
+    spec = meta["spec"]
+    return _restore(path, registry, spec["backbone"], tuple(spec["classes"]), device)

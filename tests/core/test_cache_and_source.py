@@ -12,7 +12,9 @@ import torch
 from dabench.data.pairs import prepare
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
-from dabench.source import SourceSpec, artifact_folder, get_source_model, load_source_file, with_data_key
+from dabench import atomic
+from dabench.runner import execute, plan_run
+from dabench.source import SourceSpec, artifact_folder, get_source_model, inspect_source_file, load_source_file, with_data_key
 from dabench.train.supervised import SupervisedRecipe
 
 TINY = {"n_train": 120, "n_test": 40}
@@ -55,19 +57,55 @@ def test_source_model_is_trained_once_and_reused(fresh_home: Path, registry) -> 
 def test_foreign_checkpoint_must_match_the_pair(fresh_home: Path, registry) -> None:
     get_source_model(_spec(), registry, torch.device("cpu"))
     path = artifact_folder(with_data_key(_spec(), registry)) / "model.pt"
-    cpu = torch.device("cpu")
-    model, meta = load_source_file(path, registry, "small_cnn", CANONICAL_CLASSES, 32, cpu)
-    assert model.num_classes == 7 and len(meta["sha256"]) == 64
+    pair = ("synth-lab", "synth-wild")
+    meta = inspect_source_file(path, "small_cnn", CANONICAL_CLASSES, 32, pair)
+    assert len(meta["sha256"]) == 64 and meta["spec"]["dataset"] == "synth-lab"
+    assert load_source_file(meta, registry, torch.device("cpu")).num_classes == 7
     with pytest.raises(DabenchError, match="has backbone 'small_cnn' but this run uses 'resnet18'"):
-        load_source_file(path, registry, "resnet18", CANONICAL_CLASSES, 32, cpu)
+        inspect_source_file(path, "resnet18", CANONICAL_CLASSES, 32, pair)
     with pytest.raises(DabenchError, match="was trained on classes surprise, fear, .* but this pair's label space is fear"):
-        load_source_file(path, registry, "small_cnn", ("fear", "happiness"), 32, cpu)
+        inspect_source_file(path, "small_cnn", ("fear", "happiness"), 32, pair)
     with pytest.raises(DabenchError, match="was trained at 32 px but this run uses 48 px"):
-        load_source_file(path, registry, "small_cnn", CANONICAL_CLASSES, 48, cpu)
+        inspect_source_file(path, "small_cnn", CANONICAL_CLASSES, 48, pair)
+    with pytest.raises(DabenchError, match="was trained on 'synth-lab' but this pair's source is 'ckplus'; "
+                                           "run --pair synth-lab:synth-wild"):
+        inspect_source_file(path, "small_cnn", CANONICAL_CLASSES, 32, ("ckplus", "synth-wild"))
+    with pytest.raises(DabenchError, match="was trained on 'synth-lab', this pair's target: a model trained on "
+                                           "target labels is not a source model"):
+        inspect_source_file(path, "small_cnn", CANONICAL_CLASSES, 32, ("synth-wild", "synth-lab"))
     junk = fresh_home / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(DabenchError, match="is not a dabench source checkpoint"):
-        load_source_file(junk, registry, "small_cnn", CANONICAL_CLASSES, 32, cpu)
+        inspect_source_file(junk, "small_cnn", CANONICAL_CLASSES, 32, pair)
+    copy = fresh_home / "copy.pt"
+    copy.write_bytes(path.read_bytes())
+    copied = inspect_source_file(copy, "small_cnn", CANONICAL_CLASSES, 32, pair)
+    copy.write_bytes(path.read_bytes() + b"edited")
+    with pytest.raises(DabenchError, match="changed \\(or vanished\\) after the run was planned"):
+        load_source_file(copied, registry, torch.device("cpu"))
+
+
+def test_source_free_run_needs_no_source_data_and_is_keyed_by_the_checkpoints_content(
+        fresh_home: Path, registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    sets = ("data.target.n_train=120", "data.target.n_test=40", "source.epochs=1",
+            *(f"data.source.{key}={value}" for key, value in TINY.items()))
+    trained = execute(plan_run(registry, "source_only", "synth-lab:synth-wild", sets=sets), registry, device_name="cpu")
+    (cached,) = (fresh_home / "cache").rglob("model.pt")  # what `dabench source train` leaves, sent elsewhere
+    path = fresh_home / "shared-model.pt"
+    path.write_bytes(cached.read_bytes())
+    source_dataset = type(registry.dataset("synth-lab"))
+
+    def no_source_data(*args, **kwargs):
+        raise AssertionError("the source dataset was prepared in a source-free run")
+
+    monkeypatch.setattr(source_dataset, "build", no_source_data)
+    plan = plan_run(registry, "source_only", "synth-lab:synth-wild", sets=sets, source_model=path)
+    assert plan.config["source_model"] == {"sha256": atomic.sha256_file(path)}
+    result = execute(plan, registry, device_name="cpu")
+    assert result["accuracy"] == trained["accuracy"] and result["source_model"]["path"] == str(path.resolve())
+    moved = fresh_home / "moved.pt"
+    path.rename(moved)
+    assert plan_run(registry, "source_only", "synth-lab:synth-wild", sets=sets, source_model=moved).run_id == plan.run_id
 
 
 def test_source_model_follows_the_prepared_data(fresh_home: Path, registry, monkeypatch) -> None:

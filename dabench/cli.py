@@ -185,17 +185,22 @@ def selection_report(fmt: str, metric: str) -> None:
     click.echo(report.render(header, rows, fmt))
 
 
+VARIANT_HELP = ("Which settings variant, as the leaderboard shows it in brackets (e.g. 'epochs=1, "
+                "backbone=resnet18'), or 'default'; needed when the runs have several.")
+
+
 @report_group.command("per-class")
 @click.option("--method", "-m", required=True, help="Method id.")
 @click.option("--pair", "-p", required=True, help="SOURCE:TARGET.")
 @click.option("--protocol", default="inductive", type=click.Choice(["inductive", "transductive"]), show_default=True)
 @click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
 @click.option("--normalise", is_flag=True, help="Confusion rows in % of the true class instead of mean counts.")
-def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool) -> None:
+@click.option("--variant", default=None, help=VARIANT_HELP)
+def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, variant: str | None) -> None:
     """Per-class accuracy and the confusion matrix (final models, mean over seeds)."""
     from dabench.reports.per_class import confusion_table, per_class_table, runs_of
 
-    runs = runs_of(_finished_runs(), get_registry().method(method).id, pair, protocol)
+    runs = runs_of(_finished_runs(), get_registry().method(method).id, pair, protocol, variant)
     click.echo(report.render(*per_class_table(runs), fmt))
     click.echo("")
     click.echo(report.render(*confusion_table(runs, normalise), fmt))
@@ -208,7 +213,9 @@ def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool) 
 @click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
 @click.option("--confusion", "confusion_of", nargs=2, default=None, metavar="METHOD PAIR",
               help="Draw the confusion-matrix heat map of METHOD on PAIR instead of the bar chart.")
-def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of: tuple[str, str] | None) -> None:
+@click.option("--variant", default=None, help="With --confusion: " + VARIANT_HELP)
+def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of: tuple[str, str] | None,
+         variant: str | None) -> None:
     """A PNG: the leaderboard as bars with std error bars, or a confusion heat map (needs dabench[plots])."""
     from dabench.reports import plot as plots
     from dabench.reports.per_class import runs_of
@@ -216,7 +223,7 @@ def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of
     records = _finished_runs()
     if confusion_of:
         written = plots.plot_confusion(runs_of(records, get_registry().method(confusion_of[0]).id,
-                                               confusion_of[1]), out)
+                                               confusion_of[1], variant=variant), out)
     else:
         pairs = list(get_registry().suite(suite).pairs) if suite else None
         written = plots.plot_leaderboard(records, out, pairs, metric, selection, get_registry().validators)

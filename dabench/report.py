@@ -21,6 +21,7 @@ from dabench.validators import Validator
 FORMATS = ("simple", "github", "latex", "html", "csv", "json")
 TABULATE_FORMATS = {"simple": "simple", "github": "github", "html": "unsafehtml"}
 METRICS = ("accuracy", "macro_f1")
+METRIC_LABELS = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
 Cell = tuple[str, str]  # (row label, column name)
 
 
@@ -36,9 +37,10 @@ def row_label(result: dict[str, Any]) -> str:
     return label
 
 
-def first_column(selection: str) -> str:
-    """The header of the method column names the selection whenever it is not the default."""
-    return "method" if selection == LAST else f"method ({criterion_label(selection)})"
+def first_column(selection: str, metric: str = "accuracy") -> str:
+    """The header of the method column says what every cell holds, the metric and the selection, so that
+    an accuracy table and a macro-F1 table stay distinguishable once pasted."""
+    return f"method ({METRIC_LABELS[metric]} %, {criterion_label(selection)})"
 
 
 def leaderboard_cells(records: list[dict[str, Any]], pairs: list[str] | None = None, metric: str = "accuracy",
@@ -62,11 +64,13 @@ def leaderboard_cells(records: list[dict[str, Any]], pairs: list[str] | None = N
 
 
 def format_cell(values: list[float], why_empty: str = "no runs") -> str:
+    """``mean ± std (n)``; one run has no spread to show, so ``mean (1)`` (never a ``± 0.00``)."""
     if not values:
         return f"— ({why_empty})"
     mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.2f} ± {std:.2f} ({len(values)})"
+    if len(values) == 1:
+        return f"{mean:.2f} (1)"
+    return f"{mean:.2f} ± {statistics.stdev(values):.2f} ({len(values)})"
 
 
 def leaderboard(records: list[dict[str, Any]], pairs: list[str] | None = None, metric: str = "accuracy",
@@ -76,7 +80,7 @@ def leaderboard(records: list[dict[str, Any]], pairs: list[str] | None = None, m
     source-free rows (the upper bound and reported rows compete with nobody)."""
     columns, cells = leaderboard_cells(records, pairs, metric, selection, validators)
     present = {(row_label(r), r["pair"]) for r in records}
-    header = [first_column(selection), *columns, "Avg"]
+    header = [first_column(selection, metric), *columns, "Avg"]
     rows, means = [], defaultdict(dict)
     for label in sorted(cells):
         per_pair = cells[label]

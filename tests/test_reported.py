@@ -57,7 +57,7 @@ def test_leaderboard_shows_reported_rows_after_measured_and_no_reported_hides_th
         main(["report", "leaderboard", "--suite", "paper", "--format", "csv"])
     assert exit_info.value.code == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "method,afe:expw,afe:fer2013,rafdb:expw,rafdb:fer2013,Avg"
+    assert lines[0] == "\"method (accuracy %, last epoch)\",afe:expw,afe:fer2013,rafdb:expw,rafdb:fer2013,Avg"
     assert "\"AGRA (reported, CD-FER TPAMI 2022, resnet18)\",65.03,51.95,69.70,54.94,60.41" in lines
     with pytest.raises(SystemExit) as exit_info:
         main(["report", "leaderboard", "--suite", "paper", "--no-reported"])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from dabench.errors import DabenchError
-from dabench.report import leaderboard_cells
+from dabench.report import leaderboard_cells, row_label
 from dabench.reports.per_class import mean_confusion
 from dabench.reports.selection import LAST, criterion_label
 from dabench.validators import Validator
@@ -34,32 +34,49 @@ def plot_leaderboard(records: list[dict[str, Any]], out: Path, pairs: list[str] 
                      validators: Mapping[str, Validator] | None = None) -> Path:
     """Pairs on the x axis, one bar per method (mean over seeds), error bars one std."""
     plt = _pyplot()
+    return _save(leaderboard_figure(plt, records, pairs, metric, selection, validators), out, plt)
+
+
+def leaderboard_figure(plt: Any, records: list[dict[str, Any]], pairs: list[str] | None = None,
+                       metric: str = "accuracy", selection: str = LAST,
+                       validators: Mapping[str, Validator] | None = None) -> Any:
+    """The bar chart's figure. A cell without runs gets no bar (a 0 % bar would read as a result) but an
+    "n/a" where its bar would stand; a single run gets no error bar (it has no spread)."""
     columns, cells = leaderboard_cells(records, pairs, metric, selection, validators)
     labels = sorted(cells)
     if not labels:
         raise DabenchError("nothing to plot: no finished runs match")
     width = 0.8 / len(labels)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     figure, axes = plt.subplots(figsize=(max(6.0, 1.6 * len(columns) + 0.4 * len(labels) + 2.0), 3.8), dpi=150)
     positions = np.arange(len(columns))
     for offset, label in enumerate(labels):
+        colour = colours[offset % len(colours)]
+        where = positions + (offset - (len(labels) - 1) / 2) * width
         values = [cells[label].get(pair, []) for pair in columns]
-        means = [statistics.fmean(v) if v else 0.0 for v in values]
-        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
-        axes.bar(positions + (offset - (len(labels) - 1) / 2) * width, means, width, yerr=stds, capsize=3,
-                 label=label)
+        drawn = [i for i, v in enumerate(values) if v]
+        axes.bar(where[drawn], [statistics.fmean(values[i]) for i in drawn], width, color=colour, label=label,
+                 yerr=[statistics.stdev(values[i]) if len(values[i]) > 1 else np.nan for i in drawn], capsize=3)
+        for i in sorted(set(range(len(columns))) - set(drawn)):
+            axes.text(where[i], 1.0, "n/a", ha="center", va="bottom", rotation=90, fontsize=7, color=colour)
     axes.set_xticks(positions, columns)
     axes.set_ylabel(f"{metric.replace('_', '-')} (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(f"{metric.replace('_', '-')} by pair, mean ± std over seeds\nselection: {criterion_label(selection)}",
-                   fontsize=9)
+    axes.set_title(f"{metric.replace('_', '-')} by pair, mean ± std over seeds (n/a: no runs)\n"
+                   f"selection: {criterion_label(selection)}", fontsize=9)
     axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.grid(axis="y", alpha=0.3)
-    return _save(figure, out, plt)
+    return figure
 
 
 def plot_confusion(runs: list[dict[str, Any]], out: Path, title: str = "") -> Path:
     """Row-normalised mean confusion matrix (true rows, predicted columns), each cell annotated in %."""
     plt = _pyplot()
+    return _save(confusion_figure(plt, runs, title), out, plt)
+
+
+def confusion_figure(plt: Any, runs: list[dict[str, Any]], title: str = "") -> Any:
+    """The heat map's figure; the default title names the runs as their leaderboard row does (variant too)."""
     matrix = 100 * mean_confusion(runs, normalise=True)
     classes = runs[0]["classes"]
     figure, axes = plt.subplots(figsize=(1.0 + 0.7 * len(classes), 0.8 + 0.6 * len(classes)), dpi=150)
@@ -73,9 +90,9 @@ def plot_confusion(runs: list[dict[str, Any]], out: Path, title: str = "") -> Pa
     axes.set_yticks(range(len(classes)), classes, fontsize=8)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    axes.set_title(title or f"{runs[0]['method']} on {runs[0]['pair']} ({len(runs)} run(s)), % of row", fontsize=9)
+    axes.set_title(title or f"{row_label(runs[0])} on {runs[0]['pair']} ({len(runs)} run(s)), % of row", fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    return _save(figure, out, plt)
+    return figure
 
 
 def _save(figure: Any, out: Path, plt: Any) -> Path:

@@ -57,21 +57,24 @@ def selections(record: dict[str, Any], validators: Mapping[str, Validator]) -> d
 
 
 def _mean_std(values: list[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.2f} ± {std:.2f}"
+    """``mean ± std`` over seeds; one run has no spread, so just its value (the runs column gives n)."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def selection_table(records: list[dict[str, Any]], validators: Mapping[str, Validator],
                     metric: str = "accuracy") -> tuple[list[str], list[list[str]]]:
     """Per (method, pair): each criterion's mean ± std over seeds (percent) and, for the label-free
     ones, the mean gap to the oracle; a last row averages the gaps over every (method, pair)."""
-    from dabench.report import row_label
+    from dabench.report import METRIC_LABELS, row_label
 
     names = criteria(validators)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         groups[(row_label(record), record["pair"])].append(record)
-    header = ["method", "pair", "runs", *(ORACLE_LABEL if name == ORACLE else name for name in names)]
+    header = [f"method ({METRIC_LABELS[metric]} %)", "pair", "runs",
+              *(ORACLE_LABEL if name == ORACLE else name for name in names)]
     rows, gaps = [], defaultdict(list)
     for (label, pair), runs in sorted(groups.items()):
         row = [label, pair, str(len(runs))]

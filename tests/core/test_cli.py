@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from dabench import registry as registry_module
+from dabench import report
 from dabench.cli import cli
+from dabench.reports.selection import LAST
 
 SMALL = ("--set", "data.source.n_train=300", "--set", "data.source.n_test=100", "--set", "data.target.n_train=300",
          "--set", "data.target.n_test=200", "--set", "source.epochs=2")
@@ -49,8 +51,9 @@ def test_run_json_then_leaderboard(fresh_home: Path) -> None:
     board = runner.invoke(cli, ["report", "leaderboard", "--format", "github"])
     assert board.exit_code == 0, board.output
     lines = board.output.strip().splitlines()
-    assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == ["method", "synth-lab:synth-wild", "Avg"]
-    cell = f"{100 * record['accuracy']:.2f} ± 0.00 (1)"
+    assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == [report.first_column(LAST), "synth-lab:synth-wild",
+                                                                   "Avg"]
+    cell = report.format_cell([100 * record["accuracy"]])
     # the row names the settings changed from the defaults; the only measured row is the best of its
     # column, so it is in bold
     label = ("source_only [data.source.n_test=100, data.source.n_train=300, data.target.n_test=200, "

@@ -11,20 +11,27 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dabench import atomic, results
 from dabench import registry as registry_module
-from dabench import results
 from dabench.cli import cli
+
+
+def write_runs(records: list[dict]) -> None:
+    """Finished run folders, each named as the runner names it: by the hash of its config."""
+    for record in records:
+        config = {"method": record["method"], "pair": record["pair"], "seed": record["seed"],
+                  "variant": record.get("variant", ""), "source": {"epochs": 30}}
+        record["run_id"] = atomic.sha256_json(config)[:16]
+        folder = results.run_dir(record["run_id"])
+        folder.mkdir(parents=True)
+        results.write_config(folder, config)
+        results.finish_run(folder, record, [])
 
 
 @pytest.fixture
 def home(fresh_home: Path, records) -> Path:
     registry_module.reset()
-    for record in records:
-        folder = results.run_dir(record["run_id"])
-        folder.mkdir(parents=True)
-        results.write_config(folder, {"method": record["method"], "pair": record["pair"], "seed": record["seed"],
-                                      "source": {"epochs": 30}})
-        results.finish_run(folder, record, [])
+    write_runs(records)
     yield fresh_home
     registry_module.reset()
 
@@ -38,8 +45,11 @@ def invoke(*args: str) -> str:
 def test_leaderboard_selection_and_bold(home: Path) -> None:
     text = invoke("report", "leaderboard", "--format", "github", "--selection", "oracle", "--no-reported")
     lines = text.splitlines()
-    assert lines[0].split("|")[1].strip() == "method (oracle: best epoch on target test)"
+    assert lines[0].split("|")[1].strip() == "method (accuracy %, oracle: best epoch on target test)"
     assert "| shot " in text and "**70.00 ± 1.41 (2)**" in text
+    assert "| 66.00 (1) " in text  # nrc's single run: no "± 0.00" that would read as zero variance
+    f1 = invoke("report", "leaderboard", "--format", "github", "--metric", "macro_f1", "--no-reported")
+    assert f1.splitlines()[0].split("|")[1].strip() == "method (macro-F1 %, last epoch)"
 
 
 def test_selection_command(home: Path) -> None:
@@ -63,7 +73,7 @@ def test_per_class_of_a_missing_run_names_what_exists(home: Path) -> None:
 def test_export_csv_and_json(home: Path, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(invoke("report", "export", "--format", "csv"))))
     assert len(rows) == 8
-    shot = next(r for r in rows if r["run_id"] == "shot-a_b-0")
+    shot = next(r for r in rows if (r["method"], r["pair"], r["seed"]) == ("shot", "a:b", "0"))
     assert shot["config.source.epochs"] == "30" and shot["selection.oracle.epoch"] == "1"
     assert shot["selection.snd.accuracy"] == "0.6"
     invoke("report", "export", "--format", "json", "--out", str(tmp_path / "runs.json"))
@@ -86,3 +96,36 @@ def test_plot_without_matplotlib_says_how_to_install(home: Path, monkeypatch: py
     out = CliRunner().invoke(cli, ["report", "plot", "--out", "x.png"])
     assert out.exit_code != 0 and "pip install 'dabench[plots]'" in str(out.exception)
 
+
+
+def test_per_class_and_confusion_plot_never_mix_variants(fresh_home: Path, records, tmp_path: Path) -> None:
+    """Smoke runs with changed settings are their own leaderboard row; per-class reports refuse to
+    average them with the default runs and take --variant to choose."""
+    registry_module.reset()
+    smoke = [dict(r, variant="backbone=resnet18, epochs=1", seed=r["seed"] + 10, accuracy=0.34,
+                  per_class={"surprise": 0.0, "happiness": 0.0, "neutral": 1.0},
+                  confusion=[[0, 0, 34], [0, 0, 33], [0, 0, 33]])
+             for r in records if (r["method"], r["pair"]) == ("shot", "a:b")][:1]
+    write_runs([*records, *smoke])
+    for command in (["report", "per-class", "--method", "shot", "--pair", "a:b"],
+                    ["report", "plot", "--confusion", "shot", "a:b", "--out", str(tmp_path / "c.png")]):
+        out = CliRunner().invoke(cli, command)
+        assert out.exit_code != 0
+        assert str(out.exception) == (
+            "the inductive runs of 'shot' on 'a:b' have 2 settings variants, which are never averaged together; "
+            "choose one: --variant default (2 run(s)); --variant 'backbone=resnet18, epochs=1' (1 run(s))")
+    default = invoke("report", "per-class", "--method", "shot", "--pair", "a:b", "--variant", "default",
+                     "--format", "csv")
+    assert default.splitlines()[:2] == ["class,accuracy,test samples", "surprise,1.47 ± 2.08 (2),34"]
+    variant = invoke("report", "per-class", "--method", "shot", "--pair", "a:b", "--format", "csv",
+                     "--variant", "backbone=resnet18, epochs=1")
+    assert variant.splitlines()[:4] == ['class,"accuracy [backbone=resnet18, epochs=1]",test samples',
+                                        "surprise,0.00 (1),34", "happiness,0.00 (1),33", "neutral,100.00 (1),33"]
+    assert '"true \\ predicted [backbone=resnet18, epochs=1] (mean count, 1 run(s))"' in variant
+    out = CliRunner().invoke(cli, ["report", "per-class", "--method", "shot", "--pair", "a:b", "--variant", "epochs=2"])
+    assert out.exit_code != 0 and "no inductive runs of 'shot' on 'a:b' with variant epochs=2; variants found: " \
+        "--variant default (2 run(s)); --variant 'backbone=resnet18, epochs=1' (1 run(s))" == str(out.exception)
+    board = invoke("report", "leaderboard", "--no-reported", "--format", "csv")  # the same two rows
+    assert "shot,66.00 ± 1.41 (2),55.00 (1),60.50" in board.splitlines()
+    assert '"shot [backbone=resnet18, epochs=1]",34.00 (1),— (no runs),— (1 pair(s) missing)' in board.splitlines()
+    registry_module.reset()

@@ -94,6 +94,9 @@ def select_by_clusters(features: torch.Tensor, predictions: torch.Tensor, num_cl
     re-clusters the samples not yet kept and keeps a fraction q of those too (``iter_clusters``).
 
     features (N, D) from the source model on clean images; predictions (N,) its argmax classes.
+    ``drop_outliers``: a sample whose own prediction disagrees with its cluster's label is never kept
+    (each class still keeps at most floor(q * n_c), counted over all its members); a later round may
+    keep it if its new cluster agrees.
     """
     points = normalise_features(features)
     remaining = torch.arange(len(points), device=points.device)
@@ -106,6 +109,8 @@ def select_by_clusters(features: torch.Tensor, predictions: torch.Tensor, num_cl
         labelled = cluster_pseudo_labels(result.assignments, predictions[remaining], clusters, num_classes,
                                          drop_outliers)
         chosen = top_fraction_per_class(labelled.labels, labelled.confidence, fraction, num_classes)
+        if drop_outliers:  # ranked last above; a large q would still keep them, so they are dropped here
+            chosen = chosen[labelled.labels[chosen] == predictions[remaining][chosen]]
         kept_indices.append(remaining[chosen])
         kept_labels.append(labelled.labels[chosen])
         kept_soft.append(labelled.soft_labels[chosen])

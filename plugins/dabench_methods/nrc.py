@@ -46,7 +46,8 @@ class Nrc(Method):
     - K/KK stay fixed for the whole run (the reference changes them silently half-way) and the last
       epoch's model is returned (the reference keeps the best epoch on target test);
     - the bank is filled from clean images in eval mode; SHOT's optimiser recipe (SGD, Nesterov,
-      wd 1e-3, (1+10p)^-0.75) is shared with shot and aad (the reference uses wd 5e-4);
+      wd 1e-3, (1+10p)^-0.75, backbone lr x0.1) is shared with shot and aad, as the reference's, but
+      with SHOT's base lr 1e-2 (the reference's VisDA default is 1e-3);
     - the diversity term is written as a KL (>= 0): the reference's sum m log m differs by log C.
     """
 

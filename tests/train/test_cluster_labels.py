@@ -102,3 +102,15 @@ def test_rounds_recluster_what_is_not_kept() -> None:
     assert [r["kept"] for r in three.rounds][0] == len(one.indices)
     assert len(three.indices) == sum(r["kept"] for r in three.rounds) > len(one.indices)
     assert torch.equal(three.indices[:len(one.indices)], one.indices)
+
+
+def test_dropped_outliers_are_never_kept_even_at_q_one() -> None:
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(300, 8, generator=generator)
+    predictions = torch.randint(0, 4, (300,), generator=generator)
+    everything = select_by_clusters(features, predictions, 20, 1.0, 4, torch.Generator().manual_seed(1))
+    assert len(everything.indices) == 300  # q = 1 keeps every sample, outliers included
+    assert (everything.labels != predictions[everything.indices]).any()
+    kept = select_by_clusters(features, predictions, 20, 1.0, 4, torch.Generator().manual_seed(1), drop_outliers=True)
+    assert torch.equal(kept.labels, predictions[kept.indices])  # only samples that agree with their cluster
+    assert torch.equal(kept.indices, everything.indices[everything.labels == predictions[everything.indices]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from dabench.train.pseudo_labels import augment_features, centroid_pseudo_labels
@@ -60,3 +61,45 @@ def test_class_nobody_predicts_gets_no_label():
     probs = torch.tensor([[0.6, 0.1, 0.3], [0.1, 0.6, 0.3]]).repeat(10, 1)
     labels = centroid_pseudo_labels(features, probs)
     assert set(labels.tolist()) <= {0, 1}
+
+
+def test_the_hard_centroid_round_moves_a_label():
+    # v = (x, y, 1): v0 = (2, -2, 1), v1 = (2, 2, 1), v2 = (-2, -1, 1), v3 = (-2, 0, 1); |v| = 3, 3, sqrt 6, sqrt 5.
+    # p(class 0) = 0.6, 0.1, 0.3, 0.1 -> argmax 0, 1, 1, 1. Centroid directions (the 1/sum p scale drops out):
+    #   soft c0 ~ 0.6u0 + 0.1u1 + 0.3u2 + 0.1u3 = (0.132, -0.456, 0.401), |c0| = 0.621
+    #   soft c1 ~ 0.4u0 + 0.9u1 + 0.7u2 + 0.9u3 = (-0.510, 0.048, 1.122), |c1| = 1.233
+    #   cos(u0; c0, c1) = 0.846, 0.002 -> 0;   cos(u1) = -0.132, 0.053 -> 1
+    #   cos(u2) = 0.389, 0.693 -> 1;           cos(u3) = 0.098, 0.777 -> 1      (soft round: 0, 1, 1, 1)
+    # Hard round: c0 = u0; c1 ~ u1 + u2 + u3 = (-1.044, 0.259, 1.189), |c1| = 1.603
+    #   cos(u1; c0, c1) = u1.u0 = 0.111, -0.128/1.603 = -0.080 -> 0 (the label moves)
+    #   cos(u0) = 1, ... -> 0;  cos(u2) = -0.136, 0.769 -> 1;  cos(u3) = -0.447, 0.914 -> 1
+    features = torch.tensor([[2.0, -2.0], [2.0, 2.0], [-2.0, -1.0], [-2.0, 0.0]])
+    probs = torch.tensor([[0.6, 0.4], [0.1, 0.9], [0.3, 0.7], [0.1, 0.9]])
+    assert centroid_pseudo_labels(features, probs, rounds=0).tolist() == [0, 1, 1, 1]
+    assert centroid_pseudo_labels(features, probs, rounds=1).tolist() == [0, 0, 1, 1]
+
+
+def test_matches_a_numpy_port_of_the_reference_on_random_features():
+    # the reference's obtain_label (soft centroids, one hard round, cosine cdist), written independently
+    def reference(features: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        unit = np.concatenate([features, np.ones((len(features), 1))], axis=1)
+        unit = unit / np.linalg.norm(unit, axis=1, keepdims=True)
+        labelset = np.flatnonzero(np.bincount(probs.argmax(1), minlength=probs.shape[1]) > 0)
+        centroids = probs.T @ unit / (probs.sum(0)[:, None] + 1e-8)
+        for _ in range(2):  # the soft assignment, then one hard round
+            cosine = unit @ (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).T
+            labels = labelset[cosine[:, labelset].argmax(1)]
+            one_hot = np.eye(probs.shape[1])[labels]
+            centroids = one_hot.T @ unit / (one_hot.sum(0)[:, None] + 1e-8)
+        return labels
+
+    generator = np.random.default_rng(0)
+    moved = 0
+    for _ in range(20):
+        features = generator.normal(size=(60, 8))
+        probs = generator.dirichlet(np.full(5, 0.5), size=60)
+        ours = centroid_pseudo_labels(torch.from_numpy(features).float(), torch.from_numpy(probs).float())
+        assert ours.tolist() == reference(features, probs).tolist()
+        moved += int((ours != centroid_pseudo_labels(torch.from_numpy(features).float(),
+                                                     torch.from_numpy(probs).float(), rounds=0)).any())
+    assert moved >= 10  # the hard round matters on most of these draws

@@ -24,7 +24,7 @@ class ClusterPLHparams:
     fraction: float = field(default=0.2, metadata={"help": "share q of each pseudo-class kept, by purity, in (0, 1]"})
     iter_clusters: int = field(default=1, metadata={"help": "clustering rounds; each re-clusters what is not kept yet"})
     drop_outliers: bool = field(default=False, metadata={
-        "help": "rank last the samples whose own prediction disagrees with their cluster's label"})
+        "help": "never keep a sample whose own prediction disagrees with its cluster's label"})
     soft_labels: bool = field(default=False, metadata={
         "help": "train on each cluster's class distribution (KL) instead of its majority class"})
     kmeans_iterations: int = field(default=50, metadata={"help": "most Lloyd iterations per clustering"})
@@ -69,7 +69,9 @@ class ClusterPL(Method):
       subsample with <= kmeans_iterations Lloyd rounds (sklearn: 10 inits, up to 300 rounds);
     - features are the 256-d bottleneck of the shared architecture (the reference used its own
       encoder's embedding); SSL defaults to 200 epochs (the released checkpoints used 1000);
-    - the reference's extra ``mixaug_alpha`` CE on mixed inputs is not used (not in the paper).
+    - the reference's extra ``mixaug_alpha`` CE on mixed inputs is not used (not in the paper);
+    - ``drop_outliers`` drops the samples whose prediction disagrees with their cluster (the reference
+      only ranks them last, so with a large q it still keeps them).
     """
 
     id = "cluster_pl"

@@ -1,6 +1,12 @@
-"""NRC's neighbour search for one epoch at FER2013's size (N = 28,709, 256-d, K = KK = 5): dabench's
-chunked search (each distinct bank row searched once, O(chunk x N) memory) against the reference's
-CPU-bank search (per batch: batch x N distances, then a B x K x N bmm for the neighbours' neighbours).
+"""NRC's and AaD's neighbour search for one epoch at FER2013's size (N = 28,709, 256-d, K = KK = 5)
+against the reference code's CPU-bank search (per batch of 64: batch x N distances, then for NRC a
+B x K x N bmm for the neighbours' neighbours), timed two ways:
+
+- as training runs it (``*_training_epoch``): one search per shuffled batch of 64, each batch's
+  neighbours' lists searched again (NRC), exactly the reference's work, in chunks on the run's device;
+- all N queries at once (``test_ours_chunked``): each distinct bank row searched once, so the
+  neighbours' lists come from the same pass (what a per-epoch refresh would cost; training does not
+  do this, since the bank changes after every batch).
 
 Run: .venv/bin/pytest benchmarks/test_knn.py --benchmark-only -s   (DABENCH_BENCH_N=... for a smaller N)
 Peak memory of ours is measured in a fresh subprocess (VmHWM - VmRSS before the search).
@@ -17,10 +23,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dabench.train.knn import nrc_neighbourhood
+from dabench.train.knn import nrc_neighbourhood, topk_neighbours
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.baselines.nrc_reference import reference_epoch_search  # noqa: E402
+from benchmarks.baselines.nrc_reference import reference_aad_epoch_search, reference_epoch_search  # noqa: E402
 
 N = int(os.environ.get("DABENCH_BENCH_N", 28_709))
 DIM, K, KK, CHUNK = 256, 5, 5, 1024
@@ -34,6 +40,57 @@ def bank(seed: int = 0) -> torch.Tensor:
 def ours(features: torch.Tensor):
     hood = nrc_neighbourhood(features, torch.arange(len(features)), K, KK, CHUNK)
     return hood.near, hood.affinity, hood.expanded
+
+
+BATCH = 64
+
+
+def batches(n: int) -> list[torch.Tensor]:
+    """Training's batches: a fixed shuffle of range(n) in slices of 64 (drop_last, as train_epochs)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(1))
+    return [order[start:start + BATCH] for start in range(0, n - n % BATCH, BATCH)]
+
+
+def nrc_training_epoch(features: torch.Tensor):
+    """One epoch of NRC's search as Nrc.adapt runs it: nrc_neighbourhood per batch."""
+    hoods = [nrc_neighbourhood(features, index, K, KK, CHUNK) for index in batches(len(features))]
+    return torch.cat([h.near for h in hoods]), torch.cat([h.affinity for h in hoods]), torch.cat([h.expanded for h in hoods])
+
+
+def aad_training_epoch(features: torch.Tensor) -> torch.Tensor:
+    """One epoch of AaD's search as Aad.adapt runs it: top-K of each batch against the bank."""
+    return torch.cat([topk_neighbours(features[index], features, K, index, CHUNK)[1] for index in batches(len(features))])
+
+
+def test_reference_nrc_training_epoch(benchmark):
+    RESULTS["reference_nrc_training"] = benchmark.pedantic(
+        lambda: reference_epoch_search(bank(), K, KK, order=torch.cat(batches(N))), rounds=1, iterations=1)
+    RESULTS["reference_nrc_training_s"] = benchmark.stats.stats.min
+
+
+def test_ours_nrc_training_epoch(benchmark):
+    near, affinity, expanded = benchmark.pedantic(nrc_training_epoch, args=(bank(),), rounds=1, iterations=1)
+    seconds = benchmark.stats.stats.min
+    if "reference_nrc_training" in RESULTS:
+        ref_near, ref_weight, ref_expanded = RESULTS["reference_nrc_training"]
+        assert torch.equal(near, ref_near) and torch.equal(affinity, ref_weight) and torch.equal(expanded, ref_expanded)
+        print(f"\nNRC training epoch search, N={N}: reference {RESULTS['reference_nrc_training_s']:.2f} s, "
+              f"ours {seconds:.2f} s, ratio {RESULTS['reference_nrc_training_s'] / seconds:.2f}x")
+
+
+def test_reference_aad_training_epoch(benchmark):
+    RESULTS["reference_aad"] = benchmark.pedantic(
+        lambda: reference_aad_epoch_search(bank(), K, torch.cat(batches(N))), rounds=1, iterations=1)
+    RESULTS["reference_aad_s"] = benchmark.stats.stats.min
+
+
+def test_ours_aad_training_epoch(benchmark):
+    near = benchmark.pedantic(aad_training_epoch, args=(bank(),), rounds=1, iterations=1)
+    seconds = benchmark.stats.stats.min
+    if "reference_aad" in RESULTS:
+        assert torch.equal(near, RESULTS["reference_aad"])
+        print(f"\nAaD training epoch search, N={N}: reference {RESULTS['reference_aad_s']:.2f} s, ours {seconds:.2f} s, "
+              f"ratio {RESULTS['reference_aad_s'] / seconds:.2f}x")
 
 
 def test_reference_cpu_bank(benchmark):

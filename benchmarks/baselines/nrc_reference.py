@@ -9,12 +9,14 @@ from __future__ import annotations
 import torch
 
 
-def reference_epoch_search(fea_bank: torch.Tensor, k: int, kk: int, batch_size: int = 64
-                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """fea_bank (N, D) L2-normalised on the CPU -> near (N, K), weight (N, K), near_near (N, K, KK)."""
+def reference_epoch_search(fea_bank: torch.Tensor, k: int, kk: int, batch_size: int = 64,
+                           order: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """fea_bank (N, D) L2-normalised on the CPU -> near (N, K), weight (N, K), near_near (N, K, KK),
+    the rows taken in ``order`` (default: 0..N-1) by batches of ``batch_size``."""
+    order = torch.arange(len(fea_bank)) if order is None else order
     nears, weights, near_nears = [], [], []
-    for start in range(0, len(fea_bank), batch_size):
-        tar_idx = torch.arange(start, min(start + batch_size, len(fea_bank)))
+    for start in range(0, len(order), batch_size):
+        tar_idx = order[start:start + batch_size]
         output_f_ = fea_bank[tar_idx]
         distance = output_f_ @ fea_bank.T
         _, idx_near = torch.topk(distance, dim=-1, largest=True, k=k + 1)
@@ -30,3 +32,13 @@ def reference_epoch_search(fea_bank: torch.Tensor, k: int, kk: int, batch_size: 
         weights.append(weight)
         near_nears.append(idx_near_near)
     return torch.cat(nears), torch.cat(weights), torch.cat(near_nears)
+
+
+def reference_aad_epoch_search(fea_bank: torch.Tensor, k: int, order: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """AaD's per-batch search as its reference writes it: batch x N distances on the CPU bank, then
+    top-(K+1) with the first hit (the sample itself) dropped; near (len(order), K)."""
+    nears = []
+    for start in range(0, len(order), batch_size):
+        distance = fea_bank[order[start:start + batch_size]] @ fea_bank.T
+        nears.append(torch.topk(distance, dim=-1, largest=True, k=k + 1).indices[:, 1:])
+    return torch.cat(nears)

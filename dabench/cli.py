@@ -142,6 +142,14 @@ def report_group() -> None:
     """Tables and figures from the finished runs."""
 
 
+@report_group.command("reindex")
+def reindex() -> None:
+    """Rebuild results.sqlite from the run folders. Reports already update it whenever runs/ changes
+    (a folder added, deleted or edited); this rebuilds it from scratch, e.g. after restoring a backup."""
+    count = results.rebuild_index()
+    click.echo(f"indexed {count} finished run(s) from {paths.runs_dir()} in {paths.index_path()}")
+
+
 def _finished_runs() -> list[dict]:
     records = results.load_results()
     if not records:

@@ -224,8 +224,6 @@ def run_sweep(requests: list[RunRequest], launcher: str = "local", workers: int 
          + (f", {tally['failed']} failed before (skipped; --retry-failed reruns them)"
             if tally["failed"] and not retry_failed else "")
          + (f", {tally['running']} running in another process" if tally["running"] else ""))
-    for request in todo:  # a done marker that failed its checksum was warned about once; drop it
-        (results.run_dir(request.run_id) / results.DONE).unlink(missing_ok=True)
     failed_now: list[str] = []
     busy: list[str] = []
     finished = 0

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import PAIR, TINY, requests_for
 
-from dabench import cli, results, running
+from dabench import cli, results, runner, running
+from dabench import sweep as sweep_module
 from dabench.errors import DabenchError
+from dabench.runner import execute, plan_run
 from dabench.sweep import parse_seeds, plan_sweep, run_state, run_sweep, sweep_status
 
 
@@ -105,3 +107,24 @@ def test_hand_edited_result_is_detected_and_run_again(sweep_home: Path, registry
     assert again["accuracy"] == original["accuracy"] and results.read_done(folder) is not None
     rows = sqlite3.connect(sweep_home / "results.sqlite").execute("SELECT run_id, accuracy FROM runs").fetchall()
     assert rows == [(requests[0].run_id, original["accuracy"])]
+
+
+
+def test_a_run_finished_by_a_concurrent_sweep_keeps_its_done_marker(sweep_home: Path, registry,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another sweep finishes a run between this sweep's look at the folders and its launch: its done
+    marker stays and the run is not executed again (execute re-checks under the run's lock)."""
+    requests = requests_for(registry, ["source_only"], [0])
+    real_status = sweep_module.sweep_status
+
+    def finished_meanwhile(reqs):
+        entries = real_status(reqs)  # what this sweep sees: the run is pending ...
+        execute(plan_run(registry, "source_only", PAIR, 0, sets=TINY), registry, "cpu")  # ... and then is done
+        monkeypatch.setattr(sweep_module, "sweep_status", real_status)
+        monkeypatch.setattr(runner, "_execute", lambda *a, **k: pytest.fail("the finished run was executed again"))
+        return entries
+
+    monkeypatch.setattr(sweep_module, "sweep_status", finished_meanwhile)
+    summary = run_sweep(requests, echo=lambda line: None)
+    assert summary.ran == 1 and summary.exit_code == 0
+    assert results.read_done(results.run_dir(requests[0].run_id)) is not None

@@ -103,7 +103,8 @@ def _selection(suite, pairs, methods, seeds, backbone, config_files, sets) -> di
 def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, launcher, workers, device,
           retry_failed, dry_run, ray_address) -> None:
     """Run methods x pairs x seeds. Finished runs are skipped, interrupted ones resume, failed ones are
-    reported (and rerun with --retry-failed); exits 1 when any run failed."""
+    reported (and rerun with --retry-failed); exits 1 unless every run ends done (some failed, or are
+    still running elsewhere, or were left interrupted), with a line saying which."""
     from dabench import sweep as sweeps
 
     selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets)
@@ -114,8 +115,7 @@ def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, launcher, 
     sweeps.save_selection(selection)
     summary = sweeps.run_sweep(requests, launcher, workers, device, retry_failed, ray_address, echo=click.echo)
     if summary.exit_code:
-        click.echo(f"dabench: {sweeps.counts(summary.entries)['failed']} run(s) failed (each folder's error.txt "
-                   "holds the traceback); fix the cause and rerun with --retry-failed", err=True)
+        click.echo(summary.message, err=True)
     raise click.exceptions.Exit(summary.exit_code)
 
 

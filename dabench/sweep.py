@@ -138,12 +138,12 @@ def run_state(folder: Path) -> tuple[str, str]:
     if results.read_done(folder) is not None:
         return "done", ""
     marker = running.read_marker(folder)
-    if marker is not None and running.marker_alive(marker):
+    if marker is not None and running.marker_alive(marker, folder):
         return "running", f"pid {marker.get('pid')} on {marker.get('host')} since {marker.get('started')}"
     if (folder / running.ERROR).exists():
         return "failed", running.last_error_line(folder)
     if marker is not None:
-        return "interrupted", f"its process (pid {marker.get('pid')}) is gone"
+        return "interrupted", running.why_not_alive(marker, folder)
     if folder.is_dir() and any(folder.iterdir()):
         return "interrupted", "started but not finished"
     return "pending", ""
@@ -206,7 +206,26 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(entry.state == "failed" for entry in self.entries) else 0
+        """1 unless every run of the sweep is done: a failed run, and also one still running elsewhere or
+        left interrupted, means the results are not complete yet (a script must not go on to the report)."""
+        return 0 if all(entry.state == "done" for entry in self.entries) else 1
+
+    @property
+    def message(self) -> str:
+        """One line naming what is not done and what to do about it ('' when everything is done)."""
+        tally = counts(self.entries)
+        advice = {
+            "failed": "failed (each folder's error.txt holds the traceback; fix the cause and rerun with "
+                      "--retry-failed)",
+            "running": "still running in another process or on another machine (start the sweep again once "
+                       "they end, or see `dabench status`)",
+            "interrupted": "interrupted (start the sweep again to resume them)",
+            "pending": "not started (start the sweep again)",
+        }
+        parts = [f"{tally[state]} run(s) {text}" for state, text in advice.items() if tally[state]]
+        if not parts:
+            return ""
+        return f"dabench: {len(self.entries) - tally['done']} of {len(self.entries)} runs not done: " + "; ".join(parts)
 
 
 def run_sweep(requests: list[RunRequest], launcher: str = "local", workers: int | None = None,

@@ -48,33 +48,62 @@ def run_local(requests: list[RunRequest], device: str, workers: int | None,
 
 def _run_pool(pending: deque[RunRequest], device: str, workers: int, gpus: list[str],
               on_outcome: Callable[[Outcome], None]) -> None:
+    """Run ``pending`` on ``workers`` processes. A worker that dies (killed for memory, a crash in native
+    code, ``os._exit``) breaks the whole pool and every run in flight with it, though only one of them
+    caused it: those runs are *suspects*, run again one at a time, each alone in a fresh pool, before
+    the others go on in parallel. A suspect that breaks its pool alone is the culprit and fails; the
+    rest resume (from their checkpoints) and finish."""
+    suspects: deque[RunRequest] = deque()
+    while pending or suspects:
+        alone = bool(suspects)
+        lost = _pool_pass(suspects if alone else pending, device, 1 if alone else workers, gpus, on_outcome)
+        if not lost:
+            continue
+        if alone:
+            on_outcome(died(lost[0], "its worker process died while it ran alone (out of memory, or a crash "
+                                     "in native code); see the sweep's stderr"))
+        else:
+            print(f"dabench: a worker process died with {len(lost)} run(s) in flight; running each of them "
+                  "again alone to find the one that killed it", file=sys.stderr)
+            suspects.extend(lost)
+
+
+def _pool_pass(queue: deque[RunRequest], device: str, workers: int, gpus: list[str],
+               on_outcome: Callable[[Outcome], None]) -> list[RunRequest]:
+    """Take runs from ``queue`` into one pool until the queue is empty (returns []) or the pool breaks
+    (returns the runs that were in flight, whose outcomes were lost with it)."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # fork would copy a CUDA context and torch's threads
     threads = max(1, (os.cpu_count() or 1) // workers)
-    while pending:
-        slots = context.Queue()
-        for index in range(workers):
-            slots.put(gpus[index % len(gpus)] if gpus else None)
-        in_flight: dict[Future, RunRequest] = {}
-        broken = False
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(slots, threads)) as pool:
-            while (pending or in_flight) and not broken:
-                while pending and len(in_flight) < workers:
-                    request = pending.popleft()
-                    in_flight[pool.submit(execute_request, request, device)] = request
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    request = in_flight.pop(future)
-                    try:
-                        on_outcome(future.result())
-                    except BrokenProcessPool:
-                        broken = True
-                        on_outcome(died(request, "a worker process died while this run was in flight (out "
-                                                 "of memory, or a crash in native code); see the sweep's stderr"))
-            # a dead worker breaks the whole pool: the other runs in flight are lost too; run them again
-            pending.extendleft(reversed(list(in_flight.values())))
+    slots = context.Queue()
+    for index in range(workers):
+        slots.put(gpus[index % len(gpus)] if gpus else None)
+    in_flight: dict[Future, RunRequest] = {}
+    lost: list[RunRequest] = []
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(slots, threads)) as pool:
+        while (queue or in_flight) and not lost:
+            while queue and len(in_flight) < workers:
+                request = queue.popleft()
+                in_flight[pool.submit(execute_request, request, device)] = request
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                request = in_flight.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    lost.append(request)
+                    continue
+                on_outcome(outcome)
+        for future, request in in_flight.items():  # a broken pool fails every future it still holds
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                lost.append(request)
+                continue
+            on_outcome(outcome)  # finished just before the breakage
+    return lost
 
 
 def _init_worker(slots: Any, threads: int) -> None:

@@ -3,10 +3,13 @@ it): put this folder on PYTHONPATH and set DABENCH_LOAD_PLUGINS=sweep_test, in e
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 
 import dabench
+from dabench import paths
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
 
@@ -42,7 +45,28 @@ class Ticker(Method):
         return model
 
 
+class KillsWorker(Method):
+    """Ends its worker process abruptly (as the kernel's OOM killer or a segfault would). The first time,
+    only once another run of the sweep has checkpointed an epoch, so that a healthy run is surely in
+    flight when it does; when run again (its own checkpoint says so), at once."""
+
+    id = "kills_worker"
+
+    def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
+        if multiprocessing.parent_process() is None or ctx.checkpointer is None:  # never the test process
+            raise RuntimeError("kills_worker only runs in a sweep's worker process")
+        if ctx.load_checkpoint() is None:
+            ctx.save_checkpoint(0)
+            own = ctx.checkpointer.path.parent
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not any(
+                    path.parent != own for path in paths.runs_dir().glob("*/checkpoint.pt")):
+                time.sleep(0.05)
+        os._exit(3)
+
+
 @dabench.hookimpl
 def register_methods(register) -> None:
     register(AlwaysFails)
     register(Ticker)
+    register(KillsWorker)

@@ -1,12 +1,14 @@
 """SSL backbones as cached artifacts under ``$DABENCH_HOME/cache/ssl/``: keyed by the target images,
 backbone, image size, recipe and seed; written atomically with a checksum, built once under a lock
-and reused by every method and every source that targets the same dataset."""
+(checkpointed each epoch beside the artifact, so a killed build resumes) and reused by every method
+and every source that targets the same dataset."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
 import json
+import random
 import shutil
 import sys
 import time
@@ -14,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from filelock import FileLock
 from torch import nn
 
 from dabench import atomic, paths
+from dabench.checkpoint import Checkpointer
 from dabench.errors import DabenchError
 from dabench.models import ClassifierNet, build_model
 from dabench.registry import Registry
@@ -51,6 +55,12 @@ def artifact_folder(spec: SSLSpec) -> Path:
     return paths.cache_dir("ssl") / f"{spec.target}-{spec.backbone}-{atomic.sha256_json(spec.key())[:16]}"
 
 
+def checkpoint_path(spec: SSLSpec) -> Path:
+    """The per-epoch checkpoint of a build in progress, beside the artifact (written under its lock)."""
+    folder = artifact_folder(spec)
+    return folder.with_name(folder.name + ".checkpoint.pt")
+
+
 def get_ssl_backbone(spec: SSLSpec, registry: Registry, images: torch.Tensor,
                      amp: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """The pretrained backbone for ``spec`` on ``images``' device (pretrained first if absent or corrupt)."""
@@ -70,18 +80,27 @@ def get_ssl_backbone(spec: SSLSpec, registry: Registry, images: torch.Tensor,
 
 
 def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp: bool, folder: Path) -> None:
+    atomic.clean_stale_temps(folder)  # what a build killed while publishing left behind
+    checkpoint = Checkpointer(checkpoint_path(spec), owner=atomic.sha256_json(spec.key()))
     # seeded on its own and in a forked RNG, so the artifact does not depend on what the caller drew
-    # before, and the caller's random state is the same whether the artifact was cached or not
+    # before, and the caller's random state is the same whether the artifact was cached or not; Python's
+    # and NumPy's states too, which a resumed checkpoint restores along with torch's
     cuda = [images.device] if images.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(spec.seed)
-        generator = torch.Generator().manual_seed(spec.seed)
-        backbone_spec = registry.backbone(spec.backbone)
-        weights = Path(spec.backbone_weights) if spec.backbone_weights else None
-        backbone = backbone_spec.build(weights).to(images.device).to(memory_format=torch.channels_last)
-        started = time.perf_counter()
-        outcome = pretrain(backbone, backbone_spec.feature_dim, images, spec.recipe, generator, amp,
-                           desc=f"ssl {spec.recipe.method} {spec.target}")
+    python_rng, numpy_rng = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(spec.seed)
+            generator = torch.Generator().manual_seed(spec.seed)
+            checkpoint.generator = generator
+            backbone_spec = registry.backbone(spec.backbone)
+            weights = Path(spec.backbone_weights) if spec.backbone_weights else None
+            backbone = backbone_spec.build(weights).to(images.device).to(memory_format=torch.channels_last)
+            started = time.perf_counter()
+            outcome = pretrain(backbone, backbone_spec.feature_dim, images, spec.recipe, generator, amp,
+                               desc=f"ssl {spec.recipe.method} {spec.target}", checkpoint=checkpoint)
+    finally:
+        random.setstate(python_rng)
+        np.random.set_state(numpy_rng)
     meta = {"format": FORMAT, "spec": spec.key(), "train_seconds": round(time.perf_counter() - started, 3),
             "images": len(images), **outcome}
     tmp = atomic.temp_dir_beside(folder)
@@ -95,6 +114,7 @@ def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    checkpoint.clear()  # only once the artifact is in place: a kill before this resumes, not restarts
 
 
 def _load_verified(folder: Path, registry: Registry, spec: SSLSpec,

@@ -1,5 +1,6 @@
 """The pretraining loop: multi-crop views of device-resident uint8 target images, SwAV or SimCLR
-loss, SGD with linear warm-up then cosine decay. Trains a backbone in place."""
+loss, SGD with linear warm-up then cosine decay. Trains a backbone in place, checkpointing each epoch
+when given a Checkpointer so that a killed pretraining resumes where it stopped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dabench.checkpoint import Checkpointer
 from dabench.models import INPUT_MEAN, INPUT_STD
 from dabench.progress import progress
 from dabench.ssl import SSLRecipe, small_crop_size
@@ -39,8 +41,16 @@ def make_views(images: torch.Tensor, recipe: SSLRecipe, generator: torch.Generat
 
 
 def pretrain(backbone: nn.Module, feature_dim: int, images: torch.Tensor, recipe: SSLRecipe,
-             generator: torch.Generator, amp: bool = True, desc: str = "ssl") -> dict[str, Any]:
-    """Train ``backbone`` in place on ``images`` (N, C, H, W) uint8 on its device; returns the loss history."""
+             generator: torch.Generator, amp: bool = True, desc: str = "ssl",
+             checkpoint: Checkpointer | None = None) -> dict[str, Any]:
+    """Train ``backbone`` in place on ``images`` (N, C, H, W) uint8 on its device; returns the loss
+    history, the step count and the epoch it resumed after (None for a fresh start).
+
+    With ``checkpoint``, every epoch saves the backbone, projection head and prototypes, the optimiser
+    (momentum buffers), the step counter (the lr schedule is a function of it, so it is the scheduler's
+    whole state), the loss history and every RNG state; a later call resumes after the last saved epoch
+    and ends on the weights an uninterrupted call ends on (bit for bit on the CPU).
+    """
     device = images.device
     head = ProjectionHead(feature_dim, recipe.hidden_dim, recipe.projection_dim).to(device)
     prototypes = Prototypes(recipe.projection_dim, recipe.prototypes).to(device) if recipe.method == "swav" else None
@@ -56,8 +66,16 @@ def pretrain(backbone: nn.Module, feature_dim: int, images: torch.Tensor, recipe
     freeze_steps = recipe.freeze_prototypes_epochs * steps_per_epoch
     history: list[float] = []
     step = 0
+    start_epoch = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        last_epoch, states = saved
+        modules.load_state_dict(states["modules"])
+        optimizer.load_state_dict(states["optimizer"])
+        step, history = states["step"], list(states["history"])
+        start_epoch = last_epoch + 1
     modules.train()
-    for _ in progress(range(recipe.epochs), desc=desc):
+    for epoch in progress(range(start_epoch, recipe.epochs), desc=desc):
         losses = []
         for index in index_batches(len(images), batch_size, generator, drop_last=True, device=device):
             views = make_views(images[index], recipe, generator)
@@ -87,7 +105,11 @@ def pretrain(backbone: nn.Module, feature_dim: int, images: torch.Tensor, recipe
             losses.append(loss.detach())
             step += 1
         history.append(round(float(torch.stack(losses).mean()), 4) if losses else float("nan"))
-    return {"loss_history": history, "steps": step}
+        if checkpoint is not None:
+            checkpoint.save(epoch, modules=modules.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                            history=history)
+    return {"loss_history": history, "steps": step,
+            "resumed_after_epoch": saved[0] if saved is not None else None}
 
 
 def _by_size(views: list[torch.Tensor]) -> list[list[torch.Tensor]]:

@@ -10,8 +10,12 @@ from typing import Any
 from dabench.errors import DabenchError
 from dabench.sweep import Outcome, RunRequest, died, execute_request
 
-# plugin selection travels with each task so that every machine resolves a run to the same plan
+# plugin selection travels with each task and wins, so that every machine resolves a run to the same plan
 FORWARDED_ENV = ("DABENCH_LOAD_PLUGINS", "DABENCH_STRICT_PLUGINS")
+# where the datasets and the home are: the driver's (when it set them) is each task's default, but a
+# machine that has its own (exported before `ray start`, or a job runtime_env) keeps it, since paths
+# can differ from machine to machine
+PATH_ENV = ("DABENCH_DATA", "DABENCH_HOME")
 
 
 def run_ray(requests: list[RunRequest], device: str, workers: int | None,
@@ -22,7 +26,8 @@ def run_ray(requests: list[RunRequest], device: str, workers: int | None,
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
     task = ray.remote(_task).options(num_cpus=1, num_gpus=1 if use_gpu else 0, max_retries=0,
                                      runtime_env={"env_vars": env} if env else None)
-    refs = {task.remote(request, "cuda" if use_gpu else "cpu"): request for request in requests}
+    path_defaults = {name: os.environ[name] for name in PATH_ENV if os.environ.get(name)}
+    refs = {task.remote(request, "cuda" if use_gpu else "cpu", path_defaults): request for request in requests}
     while refs:
         ready, _ = ray.wait(list(refs), num_returns=1)
         for ref in ready:
@@ -34,12 +39,20 @@ def run_ray(requests: list[RunRequest], device: str, workers: int | None,
             on_outcome(outcome)
 
 
-def _task(request: RunRequest, device: str) -> Outcome:
+def _task(request: RunRequest, device: str, path_defaults: dict[str, str] | None = None) -> Outcome:
     import torch
 
+    apply_path_defaults(path_defaults or {})
     # Ray gives a task one CPU; torch would otherwise start a thread per core of the node
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1") or 1)))
     return execute_request(request, device)
+
+
+def apply_path_defaults(defaults: dict[str, str]) -> None:
+    """Give this worker the driver's DABENCH_DATA / DABENCH_HOME where it has none of its own."""
+    for name, value in defaults.items():
+        if not os.environ.get(name):
+            os.environ[name] = value
 
 
 def _import_ray() -> Any:

@@ -28,13 +28,21 @@ def local_ray(tmp_path: Path, shared_home: Path):
     ray.shutdown()
 
 
-def test_ray_sweep_with_a_failing_run(sweep_home: Path, test_plugin, local_ray: Path) -> None:
+def test_ray_sweep_with_a_failing_run(sweep_home: Path, test_plugin, local_ray: Path, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     requests = requests_for(test_plugin, ["source_only"], [0, 1]) + requests_for(test_plugin, ["always_fails"], [0])
+    # a dataset missing from the driver's DABENCH_DATA, set after Ray started: the workers did not inherit
+    # it, so the error naming that folder shows that the task received it
+    monkeypatch.setenv("DABENCH_DATA", str(tmp_path / "driver_data"))
+    requests += requests_for(test_plugin, ["source_only"], [0], ("synth-lab:fer2013",),
+                             ("data.source.n_train=200", "data.source.n_test=100", "source.epochs=1"))
     lines: list[str] = []
     summary = run_sweep(requests, launcher="ray", device="cpu", echo=lines.append)
-    assert summary.exit_code == 1 and summary.failed_now == [f"always_fails {PAIR} seed 0"]
-    assert [e.state for e in summary.entries] == ["done", "done", "failed"]
+    assert summary.exit_code == 1 and sorted(summary.failed_now) == [f"always_fails {PAIR} seed 0",
+                                                                     "source_only synth-lab:fer2013 seed 0"]
+    assert [e.state for e in summary.entries] == ["done", "done", "failed", "failed"]
     assert summary.entries[2].detail == "RuntimeError: deliberate failure (dabench sweep tests)"
+    assert summary.entries[3].detail.endswith(f"folder not found in {tmp_path / 'driver_data' / 'fer2013'}.")
     for request in requests[:2]:
         here = results.read_done(results.run_dir(request.run_id))  # written by the driver from the task's result
         there = results.read_done(local_ray / "runs" / request.run_id)  # written by the Ray worker
@@ -46,4 +54,4 @@ def test_ray_sweep_with_a_failing_run(sweep_home: Path, test_plugin, local_ray: 
     # the rerun finds the finished runs in the driver's home and skips the failed one
     lines.clear()
     again = run_sweep(requests, launcher="ray", device="cpu", echo=lines.append)
-    assert lines[0].startswith("sweep: 3 runs; 2 already done, 0 to run, 1 failed before") and again.ran == 0
+    assert lines[0].startswith("sweep: 4 runs; 2 already done, 0 to run, 2 failed before") and again.ran == 0

@@ -70,7 +70,7 @@ def get_ssl_backbone(spec: SSLSpec, registry: Registry, images: torch.Tensor,
         return loaded
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
-        loaded = _load_verified(folder, registry, spec, images.device)
+        loaded = _load_verified(folder, registry, spec, images.device, under_lock=True)
         if loaded is None:
             _pretrain_into(spec, registry, images, amp, folder)
             loaded = _load_verified(folder, registry, spec, images.device)
@@ -117,8 +117,11 @@ def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp:
     checkpoint.clear()  # only once the artifact is in place: a kill before this resumes, not restarts
 
 
-def _load_verified(folder: Path, registry: Registry, spec: SSLSpec,
-                   device: torch.device) -> tuple[nn.Module, dict[str, Any]] | None:
+def _load_verified(folder: Path, registry: Registry, spec: SSLSpec, device: torch.device,
+                   under_lock: bool = False) -> tuple[nn.Module, dict[str, Any]] | None:
+    """The artifact, or None when it is absent or corrupt. A corrupt one is left in place (the rebuild
+    publishes over it in one step): a reader without the lock that deleted it could remove a fresh
+    artifact it caught mid-publish. Only the lock holder, which rebuilds it, warns."""
     meta_path = folder / "meta.json"
     if not meta_path.exists():
         return None
@@ -128,8 +131,8 @@ def _load_verified(folder: Path, registry: Registry, spec: SSLSpec,
             raise ValueError("checkpoint does not match its checksum")
         state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["state_dict"]
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        print(f"dabench: warning: SSL backbone {folder} is corrupt ({exc}); pretraining it again", file=sys.stderr)
-        shutil.rmtree(folder, ignore_errors=True)
+        if under_lock:
+            print(f"dabench: warning: SSL backbone {folder} is corrupt ({exc}); pretraining it again", file=sys.stderr)
         return None
     backbone = registry.backbone(spec.backbone).build(None)
     backbone.load_state_dict(state)

@@ -76,3 +76,15 @@ def test_bad_recipe_values_are_refused() -> None:
         SSLRecipe(method="byol")
     with pytest.raises(ValueError, match="large_crops >= 2"):
         SSLRecipe(large_crops=1)
+
+
+def test_a_reader_without_the_lock_never_deletes_the_artifact(fresh_home: Path, registry, capsys) -> None:
+    """Only the lock holder rebuilds (and publishes over) a corrupt artifact: a reader that caught one
+    mid-publish and deleted it would throw a fresh artifact away."""
+    get_ssl_backbone(spec(), registry, images())
+    folder = artifact_folder(spec())
+    (folder / "backbone.pt").write_bytes(b"garbage")
+    assert ssl_artifact._load_verified(folder, registry, spec(), torch.device("cpu")) is None
+    assert (folder / "backbone.pt").read_bytes() == b"garbage" and capsys.readouterr().err == ""
+    get_ssl_backbone(spec(), registry, images())
+    assert capsys.readouterr().err.count("is corrupt") == 1  # said once, by the process that rebuilds it

@@ -71,11 +71,11 @@ def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device,
     training on CUDA; like the device, it is not part of the cache key."""
     spec = with_data_key(spec, registry)
     folder = artifact_folder(spec)
-    loaded = _load_verified(folder, registry, device)
+    loaded = _load_verified(folder, registry, device, quiet=True)
     if loaded is not None:
         return loaded
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):
+    with FileLock(str(folder) + ".lock"):  # only the lock holder warns and publishes over a corrupt model
         loaded = _load_verified(folder, registry, device)
         if loaded is None:
             _train_into(spec, registry, device, folder, amp)
@@ -128,7 +128,11 @@ def save_checkpoint(model: ClassifierNet, meta: dict[str, Any], path: Path) -> N
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def _load_verified(folder: Path, registry: Registry, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]] | None:
+def _load_verified(folder: Path, registry: Registry, device: torch.device,
+                   quiet: bool = False) -> tuple[ClassifierNet, dict[str, Any]] | None:
+    """The cached model and its meta, or None when absent or unreadable (``quiet``: no warning, for the
+    look taken before the lock; a corrupt folder is replaced by the next publish, never deleted here,
+    so a reader can never remove a model another process has just written)."""
     meta_path = folder / "meta.json"
     if not meta_path.exists():
         return None
@@ -139,8 +143,8 @@ def _load_verified(folder: Path, registry: Registry, device: torch.device) -> tu
         spec = meta["spec"]
         return _restore(folder / CHECKPOINT, registry, spec["backbone"], tuple(spec["classes"]), device), meta
     except (OSError, ValueError, KeyError, RuntimeError) as exc:  # JSONDecodeError is a ValueError
-        print(f"dabench: warning: source model {folder} is unreadable ({exc}); retraining it", file=sys.stderr)
-        shutil.rmtree(folder, ignore_errors=True)
+        if not quiet:
+            print(f"dabench: warning: source model {folder} is unreadable ({exc}); retraining it", file=sys.stderr)
         return None
 
 

@@ -114,3 +114,22 @@ def test_source_model_follows_the_prepared_data(fresh_home: Path, registry, monk
     monkeypatch.setattr(type(registry.dataset("synth-lab")), "version", "test-next")
     after = with_data_key(_spec(), registry)
     assert before.data_key != after.data_key and artifact_folder(before) != artifact_folder(after)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda folder: (folder / "model.pt").write_bytes(b"truncated"), "the checkpoint does not match its checksum"),
+    (lambda folder: (folder / "meta.json").write_text("{not json"), "Expecting property name"),
+    (lambda folder: (folder / "model.pt").unlink(), "No such file"),
+])
+def test_damaged_source_model_is_retrained_with_one_warning(damage, problem: str, fresh_home: Path, registry,
+                                                            capsys) -> None:
+    model, _ = get_source_model(_spec(), registry, torch.device("cpu"))
+    folder = artifact_folder(with_data_key(_spec(), registry))
+    damage(folder)
+    capsys.readouterr()
+    retrained, _ = get_source_model(_spec(), registry, torch.device("cpu"))
+    captured = capsys.readouterr()
+    assert captured.err.count("dabench: warning: source model") == 1 and problem in captured.err
+    assert "retraining it" in captured.err and captured.out == ""
+    for name, tensor in model.state_dict().items():  # the same seed trains the same weights again
+        assert torch.equal(tensor, retrained.state_dict()[name]), name

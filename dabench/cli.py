@@ -281,11 +281,12 @@ def _summary(item: object) -> str:
 
 @cli.command()
 def plugins() -> None:
-    """Every plugin found, with its version, what it provides, and any import error."""
-    from dabench.registry import default_host
+    """Every plugin found, with its version, what it provides, and any error. Two plugins registering
+    one id are listed too (each other command refuses to run then); the clash is shown and exits 2."""
+    from dabench.registry import build_registry, default_host
 
     host = default_host()
-    registry = get_registry()
+    registry = build_registry(host, collect_conflicts=True)  # before the listing: it may mark plugins broken
     provides: dict[str, list[str]] = {}
     for (kind, item_id), plugin in registry.providers.items():
         provides.setdefault(plugin, []).append(f"{kind[:-1]} {item_id}")
@@ -293,6 +294,10 @@ def plugins() -> None:
             for info in host.loaded]
     rows += [[info.name, info.distribution, info.version, "BROKEN", info.error] for info in host.broken]
     click.echo(report.render(["plugin", "distribution", "version", "status", "provides / error"], rows, "simple"))
+    if registry.conflicts:
+        for conflict in registry.conflicts:
+            click.echo(f"dabench: error: {conflict}", err=True)
+        raise click.exceptions.Exit(2)
 
 
 @cli.group("source")

@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
 import pluggy
@@ -33,6 +33,16 @@ class PluginInfo:
     def builtin(self) -> bool:
         return self.distribution == BUILTIN_DISTRIBUTION
 
+    @property
+    def label(self) -> str:
+        """``'shot' (dabench 0.1.0)``: how warnings and errors name a plugin."""
+        return f"plugin '{self.name}' ({self.distribution} {self.version})".replace(" )", ")")
+
+
+def strict_plugins() -> bool:
+    """DABENCH_STRICT_PLUGINS=1: a plugin that fails to load or to register is fatal, not skipped."""
+    return os.environ.get("DABENCH_STRICT_PLUGINS", "") not in ("", "0")
+
 
 class PluginHost:
     """The pluggy manager plus what was loaded, what broke, and who provides what."""
@@ -54,32 +64,46 @@ class PluginHost:
         self.loaded = [info for info in self.loaded if info.name != name]
 
     def load_entry_points(self) -> None:
-        """Import every entry point of the group, honouring DABENCH_LOAD_PLUGINS / _STRICT_PLUGINS."""
+        """Import every entry point of the group, honouring DABENCH_LOAD_PLUGINS / _STRICT_PLUGINS.
+
+        Two distributions may not share an entry-point name: the first keeps it (dabench's own
+        built-ins first, then distributions by name) and the later one is listed as broken, so
+        installing a package with an entry point called ``shot`` never replaces the built-in SHOT."""
         selected = _selected_third_party()
-        strict = os.environ.get("DABENCH_STRICT_PLUGINS", "") not in ("", "0")
-        for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = entry_point.dist
-            dist_name = dist.metadata["Name"] if dist is not None else "(unknown)"
-            version = dist.version if dist is not None else ""
+        claimed: dict[str, PluginInfo] = {}
+        for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
+            dist_name, version = _distribution(entry_point)
             builtin = dist_name == BUILTIN_DISTRIBUTION
             if not builtin and selected is not None and entry_point.name not in selected:
                 continue
-            if self.manager.has_plugin(entry_point.name):
+            info = PluginInfo(entry_point.name, dist_name, version, entry_point.value)
+            first = claimed.get(entry_point.name)
+            if first is not None:
+                if first.distribution != dist_name:  # one distribution found twice on sys.path is no clash
+                    self.mark_broken(info, f"entry-point name '{info.name}' is already taken by {first.distribution} "
+                                           f"{first.version} ({first.module}); rename the entry point in "
+                                           f"{dist_name}'s [project.entry-points.dabench] or uninstall one of them")
                 continue
+            claimed[entry_point.name] = info
             try:
                 module = importlib.import_module(entry_point.value)
                 self.register_module(module, entry_point.name, dist_name, version)
             except Exception as exc:  # a plugin may fail in any way; report it, keep going
-                info = PluginInfo(entry_point.name, dist_name, version, entry_point.value,
-                                  f"{type(exc).__name__}: {exc}")
-                if strict:
-                    raise DabenchError(
-                        f"plugin '{info.name}' ({info.distribution} {info.version}) failed to load: "
-                        f"{info.error} (DABENCH_STRICT_PLUGINS is set)") from exc
-                self.broken.append(info)
-                print(f"dabench: warning: plugin '{info.name}' ({info.distribution} {info.version}) "
-                      f"failed to load and is skipped: {info.error}. `dabench plugins` lists it; "
-                      "set DABENCH_STRICT_PLUGINS=1 to make this fatal.", file=sys.stderr)
+                self.mark_broken(info, f"{type(exc).__name__}: {exc}", "failed to load", exc)
+
+    def mark_broken(self, info: PluginInfo, error: str, what: str = "cannot be used",
+                    cause: BaseException | None = None, registered: bool = False) -> None:
+        """List ``info`` as broken with ``error``, with one warning on stderr; fatal under
+        DABENCH_STRICT_PLUGINS. ``registered``: it was loaded, so take it out of the manager and the
+        listing too, and its hooks are never called again (a second registry build skips it)."""
+        broken = PluginInfo(info.name, info.distribution, info.version, info.module, error)
+        if strict_plugins():
+            raise DabenchError(f"{broken.label} {what}: {error} (DABENCH_STRICT_PLUGINS is set)") from cause
+        if registered:
+            self.unregister(info.name)
+        self.broken.append(broken)
+        print(f"dabench: warning: {broken.label} {what} and is skipped: {error}. `dabench plugins` lists it; "
+              "set DABENCH_STRICT_PLUGINS=1 to make this fatal.", file=sys.stderr)
 
     def implementations(self, hook_name: str) -> list[tuple[str, object]]:
         """(plugin name, hook function) for every plugin implementing ``hook_name``, in load order."""
@@ -87,6 +111,29 @@ class PluginHost:
         order = {info.name: i for i, info in enumerate(self.loaded)}
         impls = [(impl.plugin_name, impl.function) for impl in hook.get_hookimpls()]
         return sorted(impls, key=lambda item: order.get(item[0], len(order)))
+
+    def info(self, name: str) -> PluginInfo:
+        """The loaded plugin called ``name`` (a module registered without a listing gets a plain one)."""
+        return next((info for info in self.loaded if info.name == name), PluginInfo(name, "(unknown)", "", name))
+
+
+def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
+    dist = entry_point.dist
+    return (dist.metadata["Name"], dist.version) if dist is not None else ("(unknown)", "")
+
+
+def _load_order(entry_point: EntryPoint) -> tuple[str, bool, str]:
+    """By name; for one name dabench's own entry point first, then distributions alphabetically."""
+    dist_name = _distribution(entry_point)[0]
+    return entry_point.name, dist_name != BUILTIN_DISTRIBUTION, dist_name
+
+
+def installed_entry_points() -> dict[str, str]:
+    """Every entry-point name of the group -> ``'<distribution> <version>'``, whatever DABENCH_LOAD_PLUGINS says."""
+    names: dict[str, str] = {}
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
+        names.setdefault(entry_point.name, " ".join(part for part in _distribution(entry_point) if part))
+    return names
 
 
 def _selected_third_party() -> set[str] | None:

@@ -42,6 +42,7 @@ class Registry:
     validators: dict[str, Any] = field(default_factory=dict)
     providers: dict[tuple[str, str], str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)  # duplicate-id errors, kept only when asked (build_registry)
 
     def add(self, kind: str, item: Any, provider: str) -> None:
         table: dict[str, Any] = getattr(self, kind)
@@ -119,13 +120,47 @@ HOOK_KINDS = {
 }
 
 
-def build_registry(host: PluginHost) -> Registry:
-    """Call every ``register_*`` hook once, recording the plugin behind each registration."""
+def build_registry(host: PluginHost, collect_conflicts: bool = False) -> Registry:
+    """Call every ``register_*`` hook once, recording the plugin behind each registration.
+
+    Each plugin's hooks run in isolation: one that raises is listed as broken (``host.broken``) and
+    none of its registrations are kept, so a bug in one plugin cannot break every command. A duplicate
+    id between plugins is a hard error; with ``collect_conflicts`` (for `dabench plugins`, which must
+    still list everything so the user can see the clash) the first provider keeps the id and the
+    message is added to ``registry.conflicts`` instead.
+    """
     registry = Registry()
+    staged: dict[str, list[tuple[str, Any]]] = {}  # plugin -> (kind, item), in hook order
+    failed: dict[str, str] = {}
     for hook_name, kind in HOOK_KINDS.items():
         for plugin_name, function in host.implementations(hook_name):
-            function(register=lambda item, _kind=kind, _plugin=plugin_name: registry.add(_kind, item, _plugin))
+            if plugin_name in failed:
+                continue
+            items = staged.setdefault(plugin_name, [])
+            try:
+                function(register=lambda item, _kind=kind, _items=items: _items.append((_kind, _checked(item, _kind))))
+            except Exception as exc:  # a plugin's hook may fail in any way; it must not take the others down
+                failed[plugin_name] = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                staged.pop(plugin_name)
+                host.mark_broken(host.info(plugin_name), failed[plugin_name], f"failed in {hook_name}", exc,
+                                 registered=True)
+    for plugin_name, items in staged.items():  # dicts keep insertion order: plugins in load order
+        for kind, item in items:
+            try:
+                registry.add(kind, item, plugin_name)
+            except DabenchError as exc:
+                if not collect_conflicts:
+                    raise
+                registry.conflicts.append(str(exc))
     return registry
+
+
+def _checked(item: Any, kind: str) -> Any:
+    """What ``register`` accepts: an object with a non-empty string ``id`` (caught as the plugin's own bug)."""
+    item_id = getattr(item, "id", None)
+    if not isinstance(item_id, str) or not item_id:
+        raise TypeError(f"register() in the {kind} hook got {item!r}, which has no string id")
+    return item
 
 
 _HOST: PluginHost | None = None

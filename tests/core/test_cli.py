@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fake_dists import FAILING_HOOK_PLUGIN, fake_distribution, suite_plugin
 
 from dabench import registry as registry_module
 from dabench import report
@@ -104,6 +105,62 @@ def test_debug_shows_the_traceback(fresh_home: Path) -> None:
     assert "Traceback" in completed.stderr and "unknown method 'nope'" in completed.stderr
 
 
+# plugins that break --------------------------------------------------------------------------------
+def _with_plugins(root: Path, load: str, **extra: str) -> dict[str, str]:
+    """The environment of a user who installed the fake distributions under ``root``."""
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "DABENCH_LOAD_PLUGINS": load, "DABENCH_STRICT_PLUGINS": "", **extra}
+
+
+def _row(output: str, *first_cells: str) -> str:
+    return next((line for line in output.splitlines() if line.split()[:len(first_cells)] == list(first_cells)), "")
+
+
+def test_plugin_whose_hook_raises_is_listed_and_the_rest_works(tmp_path: Path) -> None:
+    fake_distribution(tmp_path, "dabench-half", "0.1", {"half": "half_mod"}, {"half_mod": FAILING_HOOK_PLUGIN})
+    error = "register_methods raised RuntimeError: boom in register_methods"
+    listing = dabench("plugins", env=_with_plugins(tmp_path, "half"))
+    assert listing.returncode == 0, listing.stderr
+    assert _row(listing.stdout, "half").split(None, 4) == ["half", "dabench-half", "0.1", "BROKEN", error]
+    assert "Traceback" not in listing.stderr
+    assert listing.stderr.count("dabench: warning: plugin 'half' (dabench-half 0.1) failed in register_methods") == 1
+    datasets = dabench("list", "datasets", env=_with_plugins(tmp_path, "half"))
+    assert datasets.returncode == 0 and _row(datasets.stdout, "synth-lab", "synthetic")
+    assert "half-registered" not in datasets.stdout  # registered before its other hook raised: discarded
+
+    strict = dabench("list", "methods", env=_with_plugins(tmp_path, "half", DABENCH_STRICT_PLUGINS="1"))
+    assert (strict.returncode, strict.stderr) == (2, f"dabench: error: plugin 'half' (dabench-half 0.1) failed in "
+                                                     f"register_methods: {error} (DABENCH_STRICT_PLUGINS is set)\n")
+
+
+def test_duplicate_ids_still_list_in_plugins_but_stop_other_commands(tmp_path: Path) -> None:
+    fake_distribution(tmp_path / "a", "dabench-dup-a", "1.0", {"dup_a": "dup_a_mod"}, {"dup_a_mod": suite_plugin("twin")})
+    fake_distribution(tmp_path / "b", "dabench-dup-b", "2.0", {"dup_b": "dup_b_mod"}, {"dup_b_mod": suite_plugin("twin")})
+    root = f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}"
+    message = ("dabench: error: duplicate suite id 'twin': registered by plugin 'dup_a' and again by plugin 'dup_b'; "
+               "uninstall one of them or rename the id\n")
+    listing = dabench("plugins", env=_with_plugins(root, "dup_a,dup_b"))
+    assert (listing.returncode, listing.stderr) == (2, message)
+    assert _row(listing.stdout, "dup_a").split() == ["dup_a", "dabench-dup-a", "1.0", "ok", "suite", "twin"]
+    assert _row(listing.stdout, "dup_b").split() == ["dup_b", "dabench-dup-b", "2.0", "ok"]
+    assert "method source_only" in _row(listing.stdout, "source_only")
+    suites = dabench("list", "suites", env=_with_plugins(root, "dup_a,dup_b"))
+    assert (suites.returncode, suites.stderr, suites.stdout) == (2, message, "")
+
+
+def test_entry_point_named_like_a_builtin_is_listed_broken(tmp_path: Path) -> None:
+    fake_distribution(tmp_path, "dabench-shot", "0.2", {"shot": "impostor_mod"},
+                      {"impostor_mod": "raise RuntimeError('the impostor was imported')\n"})
+    listing = dabench("plugins", env=_with_plugins(tmp_path, "shot"))
+    assert listing.returncode == 0, listing.stderr
+    assert _row(listing.stdout, "shot", "dabench").split()[3:5] == ["ok", "method"]
+    broken = _row(listing.stdout, "shot", "dabench-shot").split(None, 4)
+    assert broken[3:] == ["BROKEN", "entry-point name 'shot' is already taken by dabench 0.1.0 (dabench_methods.shot); "
+                                    "rename the entry point in dabench-shot's [project.entry-points.dabench] or "
+                                    "uninstall one of them"]
+    assert "Traceback" not in listing.stderr and "impostor was imported" not in listing.stdout + listing.stderr
+
+
 def test_missing_dataset_folder_names_folder_and_layout(tmp_path: Path, registry) -> None:
     from dabench.data import Dataset
     from dabench.data.pairs import prepare
@@ -121,3 +178,4 @@ def test_missing_dataset_folder_names_folder_and_layout(tmp_path: Path, registry
                                f"Expected layout under {tmp_path / 'ondisk'}:\n  labels.txt and images/*.png\n"
                                "This dataset is licence-gated; request it from its owners: https://example.org/ondisk\n"
                                "Set DABENCH_DATA (or --data-root) to the folder that holds it.")
+

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import textwrap
 import types
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from fake_dists import FAILING_HOOK_PLUGIN, fake_distribution, suite_plugin
 
 from dabench.errors import DabenchError
 from dabench.plugins import PluginHost
@@ -106,3 +108,101 @@ def test_load_plugins_selects_third_party(tmp_path: Path, monkeypatch: pytest.Mo
     host.load_entry_points()
     assert host.broken == []
     assert any(info.name == "source_only" for info in host.loaded)  # built-ins always load
+
+
+# entry-point name collisions ----------------------------------------------------------------------
+def test_entry_point_named_like_a_builtin_never_replaces_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys) -> None:
+    # the impostor's module raises if imported: the collision is settled before any import
+    fake_distribution(tmp_path, "dabench-shot", "0.2", {"shot": "dabench_shot_impostor"},
+                      {"dabench_shot_impostor": "raise RuntimeError('the impostor was imported')\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DABENCH_LOAD_PLUGINS", raising=False)
+    host = PluginHost()
+    host.load_entry_points()
+    reason = (f"entry-point name 'shot' is already taken by dabench {metadata.version('dabench')} "
+              "(dabench_methods.shot); rename the entry point in dabench-shot's [project.entry-points.dabench] "
+              "or uninstall one of them")
+    assert [(b.name, b.distribution, b.version, b.error) for b in host.broken] == [("shot", "dabench-shot", "0.2", reason)]
+    assert f"plugin 'shot' (dabench-shot 0.2) cannot be used and is skipped: {reason}." in capsys.readouterr().err
+    shot = [info for info in host.loaded if info.name == "shot"]
+    assert [(info.distribution, info.module) for info in shot] == [("dabench", "dabench_methods.shot")]
+    registry = build_registry(host)
+    assert registry.provider("methods", "shot") == "shot" and registry.method("shot").__module__ == "dabench_methods.shot"
+
+    monkeypatch.setenv("DABENCH_STRICT_PLUGINS", "1")
+    with pytest.raises(DabenchError) as info:
+        PluginHost().load_entry_points()
+    assert str(info.value) == f"plugin 'shot' (dabench-shot 0.2) cannot be used: {reason} (DABENCH_STRICT_PLUGINS is set)"
+
+
+def test_entry_point_collision_between_two_third_party_distributions(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the first by distribution name keeps it, whatever order sys.path lists them in
+    fake_distribution(tmp_path / "z", "dabench-zeta", "1.0", {"mine": "zeta_mod"}, {"zeta_mod": suite_plugin("zeta")})
+    fake_distribution(tmp_path / "a", "dabench-alpha", "2.0", {"mine": "alpha_mod"}, {"alpha_mod": suite_plugin("alpha")})
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    monkeypatch.syspath_prepend(str(tmp_path / "z"))
+    monkeypatch.setenv("DABENCH_LOAD_PLUGINS", "mine")
+    host = PluginHost()
+    host.load_entry_points()
+    assert [(b.name, b.distribution, b.error) for b in host.broken] == [
+        ("mine", "dabench-zeta", "entry-point name 'mine' is already taken by dabench-alpha 2.0 (alpha_mod); rename "
+                                 "the entry point in dabench-zeta's [project.entry-points.dabench] or uninstall one of them")]
+    registry = build_registry(host)
+    assert "alpha" in registry.suites and "zeta" not in registry.suites
+
+
+# hooks that raise ----------------------------------------------------------------------------------
+def test_a_hook_that_raises_breaks_only_its_plugin(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DABENCH_STRICT_PLUGINS", raising=False)
+    host = PluginHost()
+    host.load_entry_points()
+    host.register_module(_module("half_plugin", FAILING_HOOK_PLUGIN), "half_plugin", "dabench-half", "0.1")
+    host.register_module(_module("fine_plugin", SUITE_PLUGIN), "fine_plugin")
+    registry = build_registry(host)
+    error = "register_methods raised RuntimeError: boom in register_methods"
+    assert [(b.name, b.distribution, b.version, b.error) for b in host.broken] == [
+        ("half_plugin", "dabench-half", "0.1", error)]
+    assert "half-registered" not in registry.datasets  # its register_datasets ran first: discarded too
+    assert "half_plugin" not in {info.name for info in host.loaded} and not host.manager.has_plugin("half_plugin")
+    assert "mine" in registry.suites and "source_only" in registry.methods and "synth-lab" in registry.datasets
+    assert capsys.readouterr().err.count(f"plugin 'half_plugin' (dabench-half 0.1) failed in register_methods "
+                                         f"and is skipped: {error}.") == 1
+    build_registry(host)  # a second build calls the broken plugin no more and lists it once
+    assert len(host.broken) == 1 and capsys.readouterr().err == ""
+
+
+def test_a_hook_that_raises_is_fatal_when_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DABENCH_STRICT_PLUGINS", "1")
+    host = PluginHost()
+    host.register_module(_module("half_plugin", FAILING_HOOK_PLUGIN), "half_plugin", "dabench-half", "0.1")
+    with pytest.raises(DabenchError) as info:
+        build_registry(host)
+    assert str(info.value) == ("plugin 'half_plugin' (dabench-half 0.1) failed in register_methods: register_methods "
+                               "raised RuntimeError: boom in register_methods (DABENCH_STRICT_PLUGINS is set)")
+
+
+def test_registering_something_without_an_id_breaks_the_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DABENCH_STRICT_PLUGINS", raising=False)
+    host = PluginHost()
+    host.register_module(_module("idless", """
+        import dabench
+
+        @dabench.hookimpl
+        def register_suites(register):
+            register("paper")
+        """), "idless")
+    build_registry(host)
+    assert [b.error for b in host.broken] == [
+        "register_suites raised TypeError: register() in the suites hook got 'paper', which has no string id"]
+
+
+def test_duplicates_can_be_collected_for_the_listing() -> None:
+    host = PluginHost()
+    host.register_module(_module("first_plugin", SUITE_PLUGIN), "first_plugin")
+    host.register_module(_module("second_plugin", SUITE_PLUGIN), "second_plugin")
+    registry = build_registry(host, collect_conflicts=True)
+    assert registry.conflicts == ["duplicate suite id 'mine': registered by plugin 'first_plugin' and again by "
+                                  "plugin 'second_plugin'; uninstall one of them or rename the id"]
+    assert registry.provider("suites", "mine") == "first_plugin"  # the first keeps it; nothing is overwritten

@@ -149,8 +149,14 @@ TEST = '''"""dabench's conformance checks for this plugin (run: pytest tests).""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 import dabench_{name}
 from dabench.testing import check_dataset, check_method, check_plugin, write_image_folder
@@ -178,6 +184,20 @@ def test_plugin_registers_everything(tmp_path: Path) -> None:
     write_image_folder(tmp_path / "{name}_faces", per_class=1)
     registry = check_plugin(dabench_{name}, data_roots={{"{name}_faces": tmp_path}})
     assert list(registry.methods) == ["{name}"] and list(registry.datasets) == ["{name}_faces"]
+
+
+def test_listed_by_dabench_plugins() -> None:
+    """Installed (pip install -e .), the entry point loads: `dabench plugins` lists it as ok."""
+    try:
+        metadata.distribution("dabench-{dist}")
+    except metadata.PackageNotFoundError:
+        pytest.skip("dabench-{dist} is not installed; run `pip install -e .` to check its entry point")
+    env = {{**os.environ, "DABENCH_LOAD_PLUGINS": "{name}"}}  # this plugin alone beside the built-ins
+    out = subprocess.run([sys.executable, "-m", "dabench", "plugins"], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = next((line for line in out.stdout.splitlines() if line.split()[:1] == ["{name}"]), "")
+    assert " ok " in row and "method {name}" in row and "dataset {name}_faces" in row, out.stdout + out.stderr
 '''
 
 README = '''# dabench-{dist}
@@ -193,6 +213,9 @@ def new_plugin(name: str, parent: Path) -> Path:
     if not NAME.match(name):
         raise DabenchError(f"plugin name '{name}' must be lower_snake (letters, digits, _; e.g. 'my_method'): "
                            "it becomes the method id and the module dabench_<name>")
+    taken = _taken(name)
+    if taken:
+        raise DabenchError(f"plugin name '{name}' is taken: {taken}; choose another name, e.g. 'my_{name}'")
     dist = name.replace("_", "-")
     root = parent / f"dabench-{dist}"
     if root.exists():
@@ -206,3 +229,26 @@ def new_plugin(name: str, parent: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**values))
     return root
+
+
+def _taken(name: str) -> str | None:
+    """Why ``name`` cannot be a new plugin's name (the skeleton uses it as entry point, method id and
+    ``<name>_faces`` dataset id), or None. Entry points count whether DABENCH_LOAD_PLUGINS loads them or not."""
+    from dabench.plugins import installed_entry_points
+    from dabench.registry import build_registry, default_host, get_registry
+
+    owners = installed_entry_points()
+    if name in owners:
+        return f"it is already an entry-point name in group 'dabench' (of {owners[name]})"
+    try:
+        registry = get_registry()
+    except DabenchError:  # two other plugins clash on some id: that must not hide a clash with this name
+        registry = build_registry(default_host(), collect_conflicts=True)
+    method_id = registry.aliases.get(name, name)
+    if method_id in registry.methods:
+        alias = f"an alias of method '{method_id}'" if method_id != name else f"the id of method '{name}'"
+        return f"it is already {alias} (plugin '{registry.provider('methods', method_id)}')"
+    if f"{name}_faces" in registry.datasets:
+        return (f"the dataset id '{name}_faces' it would register is already taken "
+                f"(plugin '{registry.provider('datasets', f'{name}_faces')}')")
+    return None

@@ -67,15 +67,30 @@ class Dataset:
     ssl_defaults: ClassVar[dict[str, Any]] = {}
     Options: ClassVar[type[DataOptions]] = DataOptions
 
-    def options(self, values: dict[str, Any] | None = None) -> DataOptions:
-        """Build this dataset's options from a dict, rejecting unknown keys."""
+    def options(self, values: dict[str, Any] | None = None, where: str = "") -> DataOptions:
+        """Build this dataset's options from a dict, rejecting unknown keys, values of the wrong type
+        for the option's field and the Options class's own range checks. ``where``: the config path
+        the values came from (``data.target.``), so the message names the key the user typed."""
+        from dabench.config import field_types, type_mismatch  # config pulls in torch; keep this module light
+
         values = dict(values or {})
         valid = {f.name for f in dataclasses.fields(self.Options)}
         unknown = sorted(set(values) - valid)
         if unknown:
             raise DabenchError(f"unknown option(s) {', '.join(unknown)} for dataset '{self.id}'; "
                                f"valid options: {', '.join(sorted(valid))}")
-        return self.Options(**values)
+        hints = field_types(self.Options)
+        for name, value in values.items():
+            wanted = type_mismatch(hints.get(name, Any), value)
+            if wanted is not None:
+                key = f"config key '{where}{name}'" if where else f"dataset '{self.id}' option '{name}'"
+                raise DabenchError(f"{key} must be {wanted}, got {value!r}")
+            if isinstance(value, list):
+                values[name] = tuple(value)  # options are frozen and hashed; YAML gives lists
+        try:
+            return self.Options(**values)
+        except (ValueError, TypeError) as exc:
+            raise DabenchError(f"bad option for dataset '{self.id}': {exc}") from None
 
     def locate(self, data_root: Path) -> Path | None:
         """The dataset's folder under ``data_root``; raises a clear error when it is missing."""

@@ -99,6 +99,37 @@ def test_user_errors_exit_2_with_one_message(args: list[str], message: str, fres
     assert not (fresh_home / "runs").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize("setting,message", [
+    ("image_size=abc", "config key 'image_size' must be int in 8..1024 (px) or null, got 'abc'"),
+    ("image_size=-4", "config key 'image_size' must be int in 8..1024 (px) or null, got -4"),
+    ("data.target.n_train=abc", "dataset 'synth-wild' option 'n_train' must be int, got 'abc'"),
+    ("data.tgt.n_train=300", "unknown config key 'data.tgt'; valid keys: data.source, data.target (each a mapping "
+                             "of that side's dataset options)"),
+    ("backbone_weights=/nonexist.pt", "config key 'backbone_weights' must be the path of an existing file of "
+                                      "backbone weights or null, got '/nonexist.pt'"),
+    ("eval_batch_size=0", "config key 'eval_batch_size' must be int >= 1, got 0"),
+    ("init=pretrained", "config key 'init' must be one of source, ssl, scratch or null, got 'pretrained'"),
+])
+def test_bad_set_values_are_refused_at_plan_time(setting: str, message: str, fresh_home: Path, capsys) -> None:
+    """Before the fix each of these started the run: a traceback, and runs/<id>/ left with error.txt.
+    In process through main() (what `python -m dabench` calls; the subprocess test above covers that)."""
+    code, out, err = _main(capsys, "run", "--method", "source_only", "--pair", "synth-lab:synth-wild", "--device", "cpu",
+                           "--set", setting)
+    assert (code, err, out) == (2, f"dabench: error: {message}\n", "")
+    assert not (fresh_home / "runs").exists() or not any((fresh_home / "runs").iterdir())
+    assert not (fresh_home / "cache").exists()  # refused before any data was prepared
+
+
+def _main(capsys, *args: str) -> tuple[int, str, str]:
+    from dabench.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
 def test_debug_shows_the_traceback(fresh_home: Path) -> None:
     completed = dabench("--debug", "run", "--method", "nope", "--pair", "synth-lab:synth-wild")
     assert completed.returncode != 0
@@ -178,4 +209,3 @@ def test_missing_dataset_folder_names_folder_and_layout(tmp_path: Path, registry
                                f"Expected layout under {tmp_path / 'ondisk'}:\n  labels.txt and images/*.png\n"
                                "This dataset is licence-gated; request it from its owners: https://example.org/ondisk\n"
                                "Set DABENCH_DATA (or --data-root) to the folder that holds it.")
-

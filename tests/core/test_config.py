@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
-from dabench.config import check_against, deep_merge, parse_set
+from dabench.config import RUN_DEFAULTS, build_dataclass, check_against, deep_merge, parse_set, type_mismatch
 from dabench.errors import DabenchError
 from dabench.runner import plan_run
 
@@ -80,3 +82,73 @@ def test_runs_with_changed_settings_get_their_own_leaderboard_row() -> None:
     assert row_label({"method": "shot", "variant": ""}) == "shot"
     assert row_label({"method": "shot", "variant": "epochs=5"}) == "shot [epochs=5]"
     assert row_label({"method": "shot"}) == "shot"  # runs recorded before variants existed
+
+
+# run settings with a None default or a range ------------------------------------------------------
+@pytest.mark.parametrize("values,message", [
+    ({"image_size": "abc"}, "config key 'image_size' must be int in 8..1024 (px) or null, got 'abc'"),
+    ({"image_size": 4}, "config key 'image_size' must be int in 8..1024 (px) or null, got 4"),
+    ({"image_size": True}, "config key 'image_size' must be int in 8..1024 (px) or null, got True"),
+    ({"image_size": 64.0}, "config key 'image_size' must be int in 8..1024 (px) or null, got 64.0"),
+    ({"backbone": 18}, "config key 'backbone' must be str or null, got 18"),
+    ({"backbone_weights": "/nonexist.pt"},
+     "config key 'backbone_weights' must be the path of an existing file of backbone weights or null, got '/nonexist.pt'"),
+    ({"backbone_weights": 3}, "config key 'backbone_weights' must be the path of a file of backbone weights (str) or "
+                              "null, got 3"),
+    ({"eval_batch_size": 0}, "config key 'eval_batch_size' must be int >= 1, got 0"),
+    ({"eval_batch_size": "big"}, "config key 'eval_batch_size' must be int >= 1, got 'big'"),
+    ({"init": "imagenet"}, "config key 'init' must be one of source, ssl, scratch or null, got 'imagenet'"),
+    ({"protocol": None}, "config key 'protocol' must be one of inductive, transductive, got None"),
+    ({"data": {"target": 5}}, "config key 'data.target' must be a mapping of dataset options"),
+])
+def test_run_settings_are_checked(values, message) -> None:
+    with pytest.raises(DabenchError) as info:
+        check_against(RUN_DEFAULTS, values)
+    assert str(info.value) == message
+
+
+def test_good_run_settings_pass(tmp_path: Path) -> None:
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    for values in ({"image_size": None}, {"image_size": 8}, {"image_size": 1024}, {"backbone_weights": str(weights)},
+                   {"backbone_weights": None}, {"eval_batch_size": 1}, {"init": None}, {"init": "ssl"},
+                   {"backbone": "resnet18"}, {"data": {"source": {"n_train": 5}, "target": {}}}):
+        check_against(RUN_DEFAULTS, values)
+
+
+@pytest.mark.parametrize("hint,value,wanted", [
+    (int, 3, None), (int, "abc", "int"), (int, True, "int"), (int, 3.0, "int"),
+    (float, 3, None), (float, "x", "float"), (bool, 1, "bool"), (str, 1, "str"),
+    (float | None, None, None), (float | None, "x", "float or null"),
+    (tuple[str, ...], ["a", "b"], None), (tuple[str, ...], ["a", 1], "a list of str"), (tuple[int, int], [1], "a list of int"),
+    (Literal["a", "b"], "c", "one of a, b"), (Path, "/x", None), (Any, object(), None),
+])
+def test_type_mismatch_in_words(hint, value, wanted) -> None:
+    assert type_mismatch(hint, value) == wanted
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    epochs: int = 3
+    temperature: float | None = None  # a None default: only the annotation says what it takes
+
+
+def test_build_dataclass_checks_field_types() -> None:
+    assert build_dataclass(_Recipe, {"temperature": 2}, "recipe") == _Recipe(3, 2)
+    with pytest.raises(DabenchError) as info:
+        build_dataclass(_Recipe, {"temperature": "hot"}, "test recipe")
+    assert str(info.value) == "bad test recipe: field 'temperature' must be float or null, got 'hot'"
+
+
+def test_dataset_options_are_type_checked(registry) -> None:
+    synth = registry.dataset("synth-wild")
+    with pytest.raises(DabenchError) as info:
+        synth.options({"n_train": "abc"})
+    assert str(info.value) == "dataset 'synth-wild' option 'n_train' must be int, got 'abc'"
+    with pytest.raises(DabenchError) as info:
+        synth.options({"rgb": "yes"}, where="data.target.")
+    assert str(info.value) == "config key 'data.target.rgb' must be bool, got 'yes'"
+    assert synth.options({"n_train": 5, "rgb": True}).n_train == 5
+    with pytest.raises(DabenchError) as info:  # the Options class's own checks become the same kind of error
+        registry.dataset("ckplus").options({"crop": "tight"})
+    assert str(info.value).startswith("bad option for dataset 'ckplus': crop must be one of ")

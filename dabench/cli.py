@@ -16,8 +16,22 @@ JSON_FIELDS = ("run_id", "method", "pair", "seed", "accuracy", "macro_f1", "per_
                "oracle_accuracy", "seconds", "device")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+def _hoist_debug(args: list[str]) -> tuple[bool, list[str]]:
+    """``--debug`` anywhere before a lone ``--`` moves to the front, where the group's option reads it
+    (users type it after the subcommand, e.g. `dabench run ... --debug`, as often as before it)."""
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    rest = [arg for arg in args[:end] if arg != "--debug"] + args[end:]
+    return debug, (["--debug", *rest] if debug else rest)
+
+
+class _Group(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _hoist_debug(list(args))[1])
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors (also accepted after the subcommand).")
 def cli(debug: bool) -> None:
     """Benchmark source-free domain adaptation for facial expression recognition."""
 
@@ -386,6 +400,7 @@ def new_plugin(name: str, parent: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one line (no traceback unless --debug) and exit 2."""
     args = sys.argv[1:] if argv is None else argv
+    debug = _hoist_debug(list(args))[0]
     try:
         code = cli.main(args=args, prog_name="dabench", standalone_mode=False)
     except click.exceptions.Abort:
@@ -395,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except DabenchError as exc:
-        if "--debug" in args:
+        if debug:
             raise
         click.echo(f"dabench: error: {exc}", err=True)
         sys.exit(2)

@@ -130,10 +130,27 @@ def _main(capsys, *args: str) -> tuple[int, str, str]:
     return info.value.code, captured.out, captured.err
 
 
-def test_debug_shows_the_traceback(fresh_home: Path) -> None:
-    completed = dabench("--debug", "run", "--method", "nope", "--pair", "synth-lab:synth-wild")
+@pytest.mark.parametrize("args", [
+    ["--debug", "run", "--method", "nope", "--pair", "synth-lab:synth-wild"],
+    ["run", "--method", "nope", "--pair", "synth-lab:synth-wild", "--debug"],  # after the subcommand too
+])
+def test_debug_shows_the_traceback(args: list[str], fresh_home: Path) -> None:
+    completed = dabench(*args)
     assert completed.returncode != 0
     assert "Traceback" in completed.stderr and "unknown method 'nope'" in completed.stderr
+    assert "No such option" not in completed.stderr
+
+
+def test_debug_is_read_after_the_subcommand_in_process() -> None:
+    from dabench.cli import _hoist_debug, main
+    from dabench.errors import DabenchError
+
+    assert _hoist_debug(["run", "-m", "x", "--debug"]) == (True, ["--debug", "run", "-m", "x"])
+    assert _hoist_debug(["run", "--", "--debug"]) == (False, ["run", "--", "--debug"])  # after -- it is an argument
+    result = CliRunner().invoke(cli, ["list", "suites", "--debug"])
+    assert result.exit_code == 0 and "synthetic: synth-lab:synth-wild" in result.output
+    with pytest.raises(DabenchError, match="unknown method 'nope'"):  # main() re-raises under --debug
+        main(["run", "--debug", "--method", "nope", "--pair", "synth-lab:synth-wild"])
 
 
 # plugins that break --------------------------------------------------------------------------------

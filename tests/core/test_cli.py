@@ -226,3 +226,66 @@ def test_missing_dataset_folder_names_folder_and_layout(tmp_path: Path, registry
                                f"Expected layout under {tmp_path / 'ondisk'}:\n  labels.txt and images/*.png\n"
                                "This dataset is licence-gated; request it from its owners: https://example.org/ondisk\n"
                                "Set DABENCH_DATA (or --data-root) to the folder that holds it.")
+
+
+# source train --pair ------------------------------------------------------------------------------
+SOURCE_SMALL = ("--set", "data.source.n_train=300", "--set", "data.source.n_test=100", "--set", "source.epochs=2")
+
+
+def _four_class_dataset():
+    """A generated target with 4 canonical classes (plus contempt, which pairs drop), registered in process."""
+    import numpy as np
+
+    from dabench.data import Split
+    from dabench.data.synth import generate_faces
+    from dabench.labels import CANONICAL_CLASSES
+    from dabench_datasets.synthetic import SynthWild
+
+    class FourClasses(SynthWild):
+        id = "synth-four"
+        classes = ("happiness", "sadness", "anger", "neutral", "contempt")
+
+        def build(self, folder, options):
+            splits = {}
+            for offset, (name, count) in enumerate((("train", options.n_train), ("test", options.n_test))):
+                images, labels = generate_faces(count, "wild", options.resolution, seed=options.seed * 1000 + offset)
+                names = [CANONICAL_CLASSES[label] for label in labels]
+                keep = np.array([n in self.classes for n in names])
+                own = np.array([self.classes.index(n) for n, k in zip(names, keep, strict=True) if k], dtype=np.int64)
+                splits[name] = Split(np.ascontiguousarray(images[keep]), own)
+            return splits
+
+    return FourClasses()
+
+
+def test_source_train_pair_trains_the_model_a_run_reuses(fresh_home: Path) -> None:
+    registry_module.get_registry().add("datasets", _four_class_dataset(), "test")
+    runner = CliRunner()
+    trained = runner.invoke(cli, ["source", "train", "--pair", "synth-lab:synth-four", "--device", "cpu", *SOURCE_SMALL])
+    assert trained.exit_code == 0, trained.output
+    assert "source model synth-lab/small_cnn/32px seed 0 (4 classes of synth-lab:synth-four)" in trained.output
+    models = [p for p in (fresh_home / "cache" / "source_models").iterdir() if p.is_dir()]
+    assert len(models) == 1
+    meta = json.loads((models[0] / "meta.json").read_text())
+    assert meta["spec"]["classes"] == ["happiness", "sadness", "anger", "neutral"]  # the pair's, canonical order
+
+    ran = runner.invoke(cli, ["run", "--method", "source_only", "--pair", "synth-lab:synth-four", "--device", "cpu",
+                              "--json", *SOURCE_SMALL, "--set", "data.target.n_train=200", "--set", "data.target.n_test=100"])
+    assert ran.exit_code == 0, ran.output
+    run_id = json.loads(ran.output.strip().splitlines()[-1])["run_id"]
+    result = json.loads((fresh_home / "runs" / run_id / "result.json").read_text())
+    assert result["source_model"]["sha256"] == meta["sha256"]  # reused, not trained again
+    assert [p for p in (fresh_home / "cache" / "source_models").iterdir() if p.is_dir()] == models
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "give one of --dataset NAME (all of its classes) or --pair SOURCE:TARGET (the pair's shared classes, "
+         "the source model `dabench run` on that pair uses)"),
+    (["--dataset", "synth-lab", "--pair", "synth-lab:synth-wild"], "give one of --dataset NAME"),
+    (["--dataset", "synth-lab", "--set", "source.epochs=2"], "-c and --set go with --pair (they are run settings"),
+    (["--pair", "synth-lab:synth-wild", "--set", "source.epochs=many"], "config key 'source.epochs' must be int"),
+])
+def test_source_train_refuses_bad_arguments(args: list[str], message: str, fresh_home: Path, capsys) -> None:
+    code, out, err = _main(capsys, "source", "train", "--device", "cpu", *args)
+    assert code == 2 and err.startswith(f"dabench: error: {message}") and err.count("\n") == 1 and out == ""
+    assert not (fresh_home / "cache" / "source_models").exists()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dabench.labels import CANONICAL_CLASSES
+from dabench.progress import counter
 
 # Expression geometry, one row per canonical class (surprise, fear, disgust, happiness, sadness, anger,
 # neutral). Rows are blended with the neutral row by a per-sample intensity, so weak expressions drift
@@ -109,10 +110,12 @@ def generate_faces(n: int, style: str, resolution: int, seed: int) -> tuple[np.n
     params = _draw_params(rng, labels, settings)
     images = np.empty((n, resolution, resolution, settings.channels), dtype=np.uint8)
     chunk = max(1, CHUNK_PIXELS // (resolution * resolution))
-    for start in range(0, n, chunk):
-        part = {key: value[start:start + chunk] for key, value in params.items()}
-        noise_rng = np.random.default_rng([seed, start])
-        images[start:start + chunk] = _render(part, settings, resolution, noise_rng)
+    with counter(n, f"generating {style} faces", unit="face") as bar:  # silent unless stderr is a terminal
+        for start in range(0, n, chunk):
+            part = {key: value[start:start + chunk] for key, value in params.items()}
+            noise_rng = np.random.default_rng([seed, start])
+            images[start:start + chunk] = _render(part, settings, resolution, noise_rng)
+            bar.update(min(chunk, n - start))
     return images, labels
 
 

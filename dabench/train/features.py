@@ -12,19 +12,23 @@ from dabench.train.batches import to_float
 def extract(model: ClassifierNet, images: torch.Tensor, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
     """images: (N, C, H, W) uint8 on the model's device -> features (N, 256) float32, logits (N, K).
 
-    Runs in eval mode (BN uses running statistics) and restores the model's mode after.
+    Runs in eval mode (BN uses running statistics) and restores every submodule's own mode after: a
+    method that keeps some layers in eval mode while training (frozen BatchNorm) finds them so again.
     """
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     features, logits = [], []
-    for start in range(0, len(images), batch_size):
-        batch = to_float(images[start:start + batch_size])
-        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=batch.device.type == "cuda"):
-            embedded = model.embed(batch)
-            scores = model.classifier(embedded)
-        features.append(embedded.float())
-        logits.append(scores.float())
-    model.train(was_training)
+    try:
+        for start in range(0, len(images), batch_size):
+            batch = to_float(images[start:start + batch_size])
+            with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=batch.device.type == "cuda"):
+                embedded = model.embed(batch)
+                scores = model.classifier(embedded)
+            features.append(embedded.float())
+            logits.append(scores.float())
+    finally:
+        for module, training in modes:
+            module.training = training
     return torch.cat(features), torch.cat(logits)
 
 

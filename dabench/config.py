@@ -19,6 +19,7 @@ import yaml
 
 from dabench.errors import DabenchError
 from dabench.ssl import SSLRecipe
+from dabench.train.distil import DistilRecipe
 from dabench.train.supervised import SupervisedRecipe
 
 PROTOCOLS = ("inductive", "transductive")
@@ -35,6 +36,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "eval_batch_size": 512,
     "source": dataclasses.asdict(SupervisedRecipe()),
     "ssl": dataclasses.asdict(SSLRecipe()),  # the target self-supervised pretraining (init=ssl)
+    "distil": dataclasses.asdict(DistilRecipe()),  # init=ssl for methods that adapt the network they are handed
     "data": {"source": {}, "target": {}},  # dataset options per side (e.g. n_train for synth)
 }
 FREE_FORM_SECTIONS = ("data",)  # checked by the dataset, not here

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from dabench import atomic
 from dabench.data.pairs import prepare
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
-from dabench import atomic
 from dabench.runner import execute, plan_run
 from dabench.source import SourceSpec, artifact_folder, get_source_model, inspect_source_file, load_source_file, with_data_key
 from dabench.train.supervised import SupervisedRecipe

@@ -380,18 +380,13 @@ def _dataset_source_spec(registry: Registry, dataset: str, seed: int, backbone: 
 
 def _pair_source_spec(registry: Registry, pair: str, seed: int, backbone: str | None, image_size: int | None,
                       config_files: tuple[Path, ...], sets: tuple[str, ...]) -> SourceSpec:
-    """The SourceSpec a `dabench run` of ``pair`` builds: its config resolved by the runner's own plan_run
-    (for source_only, whose run settings are the defaults), then the same fields runner._execute takes.
-    Keep the two in step: tests/core/test_cli.py checks that a run reuses the model trained here."""
-    from dabench.runner import plan_run
-    from dabench.source import SourceSpec
+    """The SourceSpec a `dabench run` of ``pair`` uses: its config resolved by the runner's own plan_run
+    (for source_only, whose run settings are the defaults), then the runner's own source_spec."""
+    from dabench.runner import plan_run, source_spec
 
     if image_size is not None:
         sets = (*sets, f"image_size={image_size}")
-    plan = plan_run(registry, "source_only", pair, seed, backbone, config_files, sets)
-    config = plan.config
-    return SourceSpec(plan.pair.source, plan.classes, config["backbone"], config["image_size"], config["source"],
-                      plan.seed, config["data"].get("source", {}), config["backbone_weights"])
+    return source_spec(plan_run(registry, "source_only", pair, seed, backbone, config_files, sets))
 
 
 @cli.group("data")

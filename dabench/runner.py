@@ -84,6 +84,8 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
         defaults["backbone"] = backbone
         user_changes["backbone"] = backbone
     resolved = _resolve_sizes(registry, parsed_pair, defaults)
+    if resolved["backbone_weights"]:  # a file is the same run from any working directory
+        resolved["backbone_weights"] = str(Path(resolved["backbone_weights"]).expanduser().resolve())
     backbone_spec = registry.backbone(resolved["backbone"])
     if resolved["protocol"] not in cfg.PROTOCOLS:
         raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
@@ -96,7 +98,8 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     splits = {}  # which images are train and test on each side: a new split rule is a new run
     for side in ("source", "target"):
         dataset = registry.dataset(getattr(parsed_pair, side))
-        options = dataset.options({**resolved["data"].get(side, {}), "resolution": resolved["image_size"]})
+        options = dataset.options({**resolved["data"].get(side, {}), "resolution": resolved["image_size"]},
+                                  where=f"data.{side}.")
         splits[side] = dataset.split_identity(options)
     cfg.build_dataclass(cfg.SupervisedRecipe, resolved["source"], "source recipe")
     cfg.build_dataclass(DistilRecipe, resolved["distil"], "distil recipe")
@@ -113,6 +116,13 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
               "variant": cfg.describe_changes(user_changes), "splits": splits, **resolved}
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16],
                    source_file)
+
+
+def source_spec(plan: RunPlan, data_key: str = "") -> SourceSpec:
+    """The source model a run of ``plan`` trains or reuses (``dabench source train --pair`` builds the same)."""
+    config = plan.config
+    return SourceSpec(plan.pair.source, plan.classes, config["backbone"], config["image_size"], config["source"],
+                      plan.seed, config["data"].get("source", {}), config["backbone_weights"], data_key)
 
 
 def _resolve_sizes(registry: Registry, pair: Pair, config: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +229,6 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         return now
 
     mark = time.perf_counter()
-    size = config["image_size"]
     source_prepared, target_prepared = data.source, data.target
     target_test = split_in_classes(target_prepared, "test", plan.classes)
     adapt_split = target_test if config["protocol"] == "transductive" else split_in_classes(target_prepared, "train", plan.classes)
@@ -234,8 +243,7 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         source_model, source_meta = load_source_file(plan.source_file, registry, device), plan.source_file
         source_split_hash = source_meta.get("split_hash")
     else:
-        spec = SourceSpec(plan.pair.source, plan.classes, config["backbone"], size, config["source"], plan.seed,
-                          config["data"].get("source", {}), config["backbone_weights"], source_prepared.key)
+        spec = source_spec(plan, source_prepared.key)
         source_model, source_meta = get_source_model(spec, registry, device, amp=config["amp"])
         source_split_hash = source_prepared.meta.get("split_hash")
     mark = timed("source_model", mark)

@@ -17,6 +17,10 @@ class SynthOptions(DataOptions):
     n_test: int = field(default=1000, metadata={"help": "test images"})
     seed: int = field(default=0, metadata={"help": "generator seed (the split seeds derive from it)"})
 
+    def __post_init__(self) -> None:
+        if self.n_train < 1 or self.n_test < 1:
+            raise ValueError(f"n_train and n_test must be >= 1 (got {self.n_train}, {self.n_test})")
+
 
 class _Synthetic(Dataset):
     classes = CANONICAL_CLASSES

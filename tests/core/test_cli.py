@@ -102,7 +102,8 @@ def test_user_errors_exit_2_with_one_message(args: list[str], message: str, fres
 @pytest.mark.parametrize("setting,message", [
     ("image_size=abc", "config key 'image_size' must be int in 8..1024 (px) or null, got 'abc'"),
     ("image_size=-4", "config key 'image_size' must be int in 8..1024 (px) or null, got -4"),
-    ("data.target.n_train=abc", "dataset 'synth-wild' option 'n_train' must be int, got 'abc'"),
+    ("data.target.n_train=abc", "config key 'data.target.n_train' must be int, got 'abc'"),
+    ("data.target.n_train=-5", "bad option for dataset 'synth-wild': n_train and n_test must be >= 1 (got -5, 1000)"),
     ("data.tgt.n_train=300", "unknown config key 'data.tgt'; valid keys: data.source, data.target (each a mapping "
                              "of that side's dataset options)"),
     ("backbone_weights=/nonexist.pt", "config key 'backbone_weights' must be the path of an existing file of "

@@ -46,10 +46,11 @@ class Aad(Method):
     reference code: the attraction is the dot product (its KL form differs by a constant); the query is
     excluded from its neighbours by index; device banks and chunked search; the bank is filled from
     clean images in eval mode; SHOT's optimiser recipe shared with shot and nrc (the reference uses
-    wd 5e-4) but a base lr of 1e-3, not SHOT's 1e-2: with 7 classes and batch 64 every sample has about
-    9 same-class partners in the batch, and at 1e-2 the early dispersion (weight ~1) throws the whole
-    target into one class before the attraction can hold it (measured on synth-lab:synth-wild, seed 0:
-    45.7% at 1e-2 vs 91.2% at 1e-3, source_only 68.1%); the last epoch's model is returned.
+    wd 5e-4) with the reference's base lr of 1e-3 (tar_adaptation.py's default), not SHOT's 1e-2: with 7
+    classes and batch 64 every sample has about 9 same-class partners in the batch, and at 1e-2 the early
+    dispersion (weight ~1) throws the whole target into one class before the attraction can hold it
+    (seen on synth-lab:synth-wild, seed 0: 45.7% at 1e-2 vs 91.2% at 1e-3); the last epoch's model is
+    returned.
     """
 
     id = "aad"

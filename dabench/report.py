@@ -148,8 +148,11 @@ def render(header: list[str], rows: list[list[str]], fmt: str, bold: set[Cell] =
         writer.writerow(header)
         writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")
-    if fmt == "json":
-        return json.dumps([dict(zip(header, row)) for row in rows], indent=2, ensure_ascii=False)
+    if fmt == "json":  # a stable "method" key for code; what the cells hold goes in "values"
+        label, _, held = header[0].partition(" (")
+        extra = {"values": held.removesuffix(")")} if held else {}
+        return json.dumps([{label: row[0], **dict(zip(header[1:], row[1:])), **extra} for row in rows], indent=2,
+                          ensure_ascii=False)
     if fmt == "latex":
         return render_latex(header, rows, bold)
     if fmt == "html":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import platform
 import shutil
 import subprocess
@@ -154,36 +155,72 @@ def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force:
     the run (another process gets ``running.RunBusy``). A user error (a missing dataset, a bad
     checkpoint) leaves nothing behind, unless ``record_user_errors`` (sweeps) keeps it in ``error.txt``;
     any other exception keeps the folder with ``error.txt`` holding the traceback, and no ``done``
-    marker. A run killed part-way resumes from its ``checkpoint.pt`` (``force`` discards it).
+    marker. A run killed part-way resumes from its ``checkpoint.pt`` (``force`` discards it). ``force``
+    never loses a finished result: it waits in ``runs.previous/`` until the rerun is done, and is put
+    back if the rerun fails or is interrupted.
     """
     folder = results.run_dir(plan.run_id)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with running.claim(folder):
-        finished = None if force else results.read_done(folder)
+        finished = results.read_done(folder)
+        previous = _set_aside(folder) if force and finished is not None else None
+        if force:
+            finished = None
         if finished is None:
-            _reset_folder(folder, keep_checkpoint=not force)
-            results.write_config(folder, plan.config)
-            running.write_marker(folder)
             try:
-                device = resolve_device(device_name)
-                data = _prepare_data(plan, registry)
-                result, log_lines = _execute(plan, registry, device, data, folder)
-            except DabenchError as exc:
-                if record_user_errors:
-                    atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
-                else:
-                    shutil.rmtree(folder, ignore_errors=True)
+                result = _run_in(folder, plan, registry, device_name, force, record_user_errors)
+            except BaseException:
+                if previous is not None:
+                    _put_back(previous, folder)
                 raise
-            except Exception as exc:  # not KeyboardInterrupt: an interrupted run is resumed, not failed
-                atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
-                raise
-            results.finish_run(folder, result, log_lines)
-            (folder / CHECKPOINT).unlink(missing_ok=True)
+            if previous is not None:
+                shutil.rmtree(previous, ignore_errors=True)
         else:
             result = finished
     if index:
         results.index_result(result)
     return result
+
+
+def _run_in(folder: Path, plan: RunPlan, registry: Registry, device_name: str, force: bool,
+            record_user_errors: bool) -> dict[str, Any]:
+    _reset_folder(folder, keep_checkpoint=not force)
+    results.write_config(folder, plan.config)
+    running.write_marker(folder)
+    try:
+        device = resolve_device(device_name)
+        data = _prepare_data(plan, registry)
+        result, log_lines = _execute(plan, registry, device, data, folder)
+    except DabenchError as exc:
+        if record_user_errors:
+            atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    except Exception as exc:  # not KeyboardInterrupt: an interrupted run is resumed, not failed
+        atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
+        raise
+    results.finish_run(folder, result, log_lines)
+    (folder / CHECKPOINT).unlink(missing_ok=True)
+    return result
+
+
+def _set_aside(folder: Path) -> Path:
+    """Copy a finished run's folder to ``runs.previous/<run_id>`` before a forced rerun empties it."""
+    previous = folder.parent.with_name("runs.previous") / folder.name
+    shutil.rmtree(previous, ignore_errors=True)
+    previous.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(folder, previous, ignore=shutil.ignore_patterns(running.MARKER, CHECKPOINT))
+    return previous
+
+
+def _put_back(previous: Path, folder: Path) -> None:
+    """The forced rerun did not finish: the finished run it replaced comes back, and into the index."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(previous, folder)
+    restored = results.read_done(folder)
+    if restored is not None:
+        results.index_result(restored)
 
 
 def _reset_folder(folder: Path, keep_checkpoint: bool) -> None:

@@ -1,0 +1,44 @@
+"""--force reruns a finished run without ever losing it: the old result waits aside until the new one is
+done, and comes back (folder and index) when the rerun fails or is interrupted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dabench import results
+from dabench import runner as runner_module
+from dabench.runner import execute, plan_run
+
+TINY = ("data.target.n_train=120", "data.target.n_test=40", "data.source.n_train=120", "data.source.n_test=40",
+        "source.epochs=1")
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("CUDA out of memory"), KeyboardInterrupt()])
+def test_a_forced_rerun_that_does_not_finish_puts_the_finished_run_back(failure: BaseException, registry,
+                                                                         fresh_home: Path, monkeypatch) -> None:
+    plan = plan_run(registry, "source_only", "synth-lab:synth-wild", sets=TINY)
+    first = execute(plan, registry, device_name="cpu")
+    folder = results.run_dir(plan.run_id)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(runner_module, "_execute", broken)
+    with pytest.raises(type(failure)):
+        execute(plan, registry, device_name="cpu", force=True)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert results.read_done(folder) == first
+    assert [row["run_id"] for row in results.load_results()] == [plan.run_id]
+    assert not any((fresh_home / "runs.previous").iterdir())
+
+
+def test_a_forced_rerun_that_finishes_replaces_the_run_and_keeps_no_copy(registry, fresh_home: Path) -> None:
+    plan = plan_run(registry, "source_only", "synth-lab:synth-wild", sets=TINY)
+    first = execute(plan, registry, device_name="cpu")
+    again = execute(plan, registry, device_name="cpu", force=True)
+    assert again["accuracy"] == first["accuracy"] and again["seconds"] != first["seconds"]
+    assert results.read_done(results.run_dir(plan.run_id)) == again
+    assert not any((fresh_home / "runs.previous").iterdir())

@@ -1,7 +1,9 @@
 """The method contract: a method turns (source model, unlabelled target images) into a target model.
 
-A source-free method receives no object that holds target labels: :class:`TargetImages` carries
-images only, and :class:`AdaptContext` holds no dataset. Only a method that declares
+A source-free method receives no argument, and finds no public attribute, that holds target labels:
+:class:`TargetImages` carries images only, and :class:`AdaptContext` holds no dataset (its private
+``_``-fields are the runner's callbacks into its evaluator; Python cannot wall them off, so a method that
+digs through them is cheating on purpose, not by accident). Only a method that declares
 ``source_free = False`` (the ``target_oracle`` upper bound) is handed labels, through its own entry point.
 """
 

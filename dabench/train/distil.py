@@ -6,6 +6,11 @@ A method such as SHOT needs a classifier that already means something on its fea
 features under a fresh head predict nothing. Distilling the source model's soft predictions into
 the SSL network (as DINE does to move a black-box source model into a new target network: Liang et
 al., CVPR 2022, arXiv 2104.01539) gives that head, with no label and no source image.
+
+The recipe was set by the one label-free measure there is, the student's agreement with the source
+model on the target train images: on synth-lab:synth-wild (seed 0), a head-mostly recipe (lr 0.01,
+backbone x0.1, 10 epochs) copied only the source model's most frequent class (43% agreement, one
+class predicted); the whole network at lr 0.05 reached 76% agreement in 10 epochs and 83% in 30.
 """
 
 from __future__ import annotations
@@ -25,11 +30,11 @@ from dabench.train.soft_targets import train_soft_targets
 class DistilRecipe:
     """How the SSL network learns the source model's predictions (run key ``distil``)."""
 
-    epochs: int = field(default=10, metadata={"help": "passes over the target train images"})
+    epochs: int = field(default=20, metadata={"help": "passes over the target train images"})
     batch_size: int = field(default=64, metadata={"help": "batch size"})
-    lr: float = field(default=0.01, metadata={"help": "head learning rate"})
-    backbone_lr_mult: float = field(default=0.1, metadata={
-        "help": "backbone lr multiplier (small: the point is to keep the SSL representation)"})
+    lr: float = field(default=0.05, metadata={"help": "learning rate (SHOT's decay (1 + 10 p)^-0.75)"})
+    backbone_lr_mult: float = field(default=1.0, metadata={
+        "help": "backbone lr multiplier; the SSL backbone has to move to carry the source model's classes"})
     weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay"})
     mixup_alpha: float = field(default=0.0, metadata={"help": "mixup Beta(alpha, alpha) on the soft targets; 0: off"})
     augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation of the student's batches"})

@@ -156,8 +156,9 @@ def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force:
     checkpoint) leaves nothing behind, unless ``record_user_errors`` (sweeps) keeps it in ``error.txt``;
     any other exception keeps the folder with ``error.txt`` holding the traceback, and no ``done``
     marker. A run killed part-way resumes from its ``checkpoint.pt`` (``force`` discards it). ``force``
-    never loses a finished result: it waits in ``runs.previous/`` until the rerun is done, and is put
-    back if the rerun fails or is interrupted.
+    never loses a finished result: it waits in ``runs.previous/<run_id>`` until the rerun is done, is
+    put back if the rerun fails, and stays there if the rerun is interrupted (the folder then holds the
+    interrupted rerun, which the next start resumes; finishing it drops the copy).
     """
     folder = results.run_dir(plan.run_id)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -169,12 +170,11 @@ def execute(plan: RunPlan, registry: Registry, device_name: str = "auto", force:
         if finished is None:
             try:
                 result = _run_in(folder, plan, registry, device_name, force, record_user_errors)
-            except BaseException:
+            except Exception:  # a failure; an interruption (KeyboardInterrupt, a kill) leaves a resumable run
                 if previous is not None:
                     _put_back(previous, folder)
                 raise
-            if previous is not None:
-                shutil.rmtree(previous, ignore_errors=True)
+            shutil.rmtree(_previous_dir(folder), ignore_errors=True)
         else:
             result = finished
     if index:
@@ -205,9 +205,13 @@ def _run_in(folder: Path, plan: RunPlan, registry: Registry, device_name: str, f
     return result
 
 
+def _previous_dir(folder: Path) -> Path:
+    return folder.parent.with_name("runs.previous") / folder.name
+
+
 def _set_aside(folder: Path) -> Path:
     """Copy a finished run's folder to ``runs.previous/<run_id>`` before a forced rerun empties it."""
-    previous = folder.parent.with_name("runs.previous") / folder.name
+    previous = _previous_dir(folder)
     shutil.rmtree(previous, ignore_errors=True)
     previous.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(folder, previous, ignore=shutil.ignore_patterns(running.MARKER, CHECKPOINT))

@@ -14,7 +14,6 @@ import numpy as np
 from dabench.data.dataset import DataOptions, Dataset, Split
 from dabench.data.images import CROPS, CropSpec, ImageItem, decode_items
 from dabench.data.splits import SplitRule, official_split_hash
-from dabench.errors import DabenchError
 
 # When dedup is on, a copy in a split is dropped if the same bytes occur in a later split of this order.
 SPLIT_PRIORITY = ("train", "val", "test")
@@ -43,12 +42,6 @@ class NativeDataset(Dataset):
     split_rule_file: ClassVar[Path | None] = None  # a SplitRule YAML, for datasets without official splits
     official_split: ClassVar[str] = ""  # the official split in one sentence (hashed into split_hash)
     Options: ClassVar[type[DataOptions]] = FaceOptions
-
-    def options(self, values: dict[str, Any] | None = None) -> DataOptions:
-        try:
-            return super().options(values)
-        except (ValueError, TypeError) as exc:
-            raise DabenchError(f"bad option for dataset '{self.id}': {exc}") from None
 
     def items(self, folder: Path, options: FaceOptions) -> list[ImageItem]:
         """Every labelled image with its split; raises ``self.missing(...)`` when the layout is wrong."""

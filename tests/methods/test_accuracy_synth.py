@@ -4,7 +4,8 @@ seed (module fixture), held to the bounds that hold on every CPU we measured.
 Training a small CNN from scratch is chaotic: the same code, seed and data give other numbers under
 other floating-point kernels (on one machine, AVX-512 vs AVX2 kernels move SHOT's seed-0 accuracy from
 59.8% to 72.5%). In the three full tables measured (two machines, and one of them again with AVX2
-kernels; README "Results on the generated pair"), these held every time, with margins of several points:
+kernels; README "Results on the generated pair"; SHOT-IM in the two it was run in), these held every
+time, with margins of several points:
 
 - a real domain shift: source_only's mean at least 15 points below target_oracle's, every seed 10
   points above chance and above always answering the target's most frequent class (issue 2);

@@ -134,8 +134,8 @@ def test_report_reindex_rebuilds_the_index(fresh_home: Path) -> None:
     assert "reindex" in CliRunner().invoke(cli, ["report", "--help"]).output
 
 
-def test_a_forced_rerun_leaves_the_index_until_it_is_done(sweep_home: Path, registry,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_forced_rerun_keeps_the_finished_run_in_the_index(sweep_home: Path, registry,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     plan = plan_run(registry, "source_only", PAIR, 0, sets=TINY)
     execute(plan, registry, "cpu")
     folder = results.run_dir(plan.run_id)
@@ -147,4 +147,5 @@ def test_a_forced_rerun_leaves_the_index_until_it_is_done(sweep_home: Path, regi
     monkeypatch.setattr(runner, "_execute", broken)
     with pytest.raises(RuntimeError, match="crashed during the rerun"):
         execute(plan, registry, "cpu", force=True)
-    assert _indexed() == [] and results.load_results() == []
+    # the rerun left nothing of its own in the index: the finished run it would have replaced is back
+    assert _indexed() == [plan.run_id] and [r["run_id"] for r in results.load_results()] == [plan.run_id]

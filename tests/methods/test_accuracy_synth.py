@@ -15,8 +15,11 @@ time, with margins of several points:
 SHOT's and cluster_pl's per-seed results swing by 15-20 points with the numerics: their pseudo-labels
 come from the source model's feature geometry (SHOT's centroids, CluP's clusters), which on this pair
 labels worse than the source model's own predictions, so their 3-seed means are not held to a gain
-here (SHOT-IM, the same method without the pseudo-label term, is, above); each seed must still land
-far above chance (a broken loss or shuffled pseudo-labels collapse to ~20%). The spread is in the README.
+here (SHOT-IM, the same method without the pseudo-label term, is, above). SHOT's every seed must still
+land far above chance (a broken loss or wrong pseudo-labels collapse to ~20%). cluster_pl is left out:
+with nothing robust to assert on this pair, its 5 minutes of training would buy one weak floor; its
+whole pipeline runs in tests/methods/test_smoke.py and tests/methods/test_cluster_pl.py, and its numbers
+are in the README.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dabench.runner import execute, plan_run
 
 PAIR = "synth-lab:synth-wild"
 SEEDS = (0, 1, 2)
-ADAPTATION = ("shot", "nrc", "aad", "tent", "adabn", "cluster_pl")
+ADAPTATION = ("shot", "nrc", "aad", "tent", "adabn")
 VARIANTS = {"shot_im": ("shot", ("cls_par=0",))}  # SHOT's information maximisation alone
 MUST_GAIN = {"nrc": 0.03, "aad": 0.03, "tent": 0.03, "adabn": 0.03, "shot_im": 0.03}
 NEVER_MUCH_WORSE = ("nrc", "tent", "adabn", "shot_im")

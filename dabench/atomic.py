@@ -96,7 +96,7 @@ def clean_stale_temps(final: Path, max_age_hours: float = STALE_TEMP_HOURS) -> l
             old = path.lstat().st_mtime < cutoff
         except FileNotFoundError:
             continue
-        dead = owner is not None and owner[1] == socket.gethostname() and not _pid_alive(owner[0])
+        dead = owner is not None and owner[1] == socket.gethostname() and not pid_alive(owner[0])
         if old or dead:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -119,7 +119,8 @@ def _owner_of(temp_name: str, final_name: str) -> tuple[int, str] | None:
     return int(pid), host_and_tail.rsplit(".", 2)[0]  # drop "<random>.tmp" (a host name may hold dots)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine has ``pid`` (one we may not signal still counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -125,14 +125,8 @@ def marker_alive(info: dict[str, Any], folder: Path | None = None) -> bool:
         age = heartbeat_age(folder) if folder is not None else None
         return age is None or age <= STALE_BEATS * _interval_of(info)
     pid = int(info.get("pid", -1))
-    if pid <= 0:
+    if pid <= 0 or not atomic.pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
     stat = _proc_stat(pid)
     if stat is None:
         return True

@@ -28,11 +28,11 @@ def load_prepared(dataset: Dataset, options: DataOptions, data_root: Path | None
     folder = dataset.locate(data_root or paths.data_root())
     key = dataset.cache_key(folder, options)
     target = prepared_folder(dataset, key)
-    prepared = _read_verified(dataset, target)
+    prepared = _read_verified(dataset, target, quiet=True)
     if prepared is not None:
         return prepared
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
+    with FileLock(str(target) + ".lock"):  # only the lock holder warns and publishes over a corrupt copy
         prepared = _read_verified(dataset, target)  # another process may have built it meanwhile
         if prepared is None:
             _build_into(dataset, folder, options, key, target)
@@ -67,8 +67,10 @@ def _build_into(dataset: Dataset, folder: Path | None, options: DataOptions, key
         raise
 
 
-def _read_verified(dataset: Dataset, target: Path) -> PreparedDataset | None:
-    """The cached dataset, or None when absent; a corrupt copy is reported, removed and rebuilt."""
+def _read_verified(dataset: Dataset, target: Path, quiet: bool = False) -> PreparedDataset | None:
+    """The cached dataset, or None when absent or corrupt (reported unless ``quiet``, the look taken
+    before the lock). A corrupt copy is never deleted here: the rebuild publishes over it atomically, so
+    no reader can remove arrays another process has just written."""
     meta_path = target / META
     if not meta_path.exists():
         return None
@@ -83,7 +85,7 @@ def _read_verified(dataset: Dataset, target: Path) -> PreparedDataset | None:
             labels = np.load(target / f"{name}_labels.npy")
             splits[name] = Split(images, labels)
     except (OSError, ValueError, KeyError) as exc:
-        print(f"dabench: warning: cached dataset {target} is corrupt ({exc}); rebuilding it", file=sys.stderr)
-        shutil.rmtree(target, ignore_errors=True)
+        if not quiet:
+            print(f"dabench: warning: cached dataset {target} is corrupt ({exc}); rebuilding it", file=sys.stderr)
         return None
     return PreparedDataset(dataset.id, tuple(meta["classes"]), splits, target.name, meta)

@@ -14,9 +14,10 @@ from dabench.sweep import run_sweep
 
 
 def test_a_run_that_kills_its_worker_fails_alone(sweep_home: Path, test_plugin, capsys) -> None:
-    # the ticker must still be running when the killer (a second spawned worker, slower to import under
-    # load) reaches its adapt step and sees the ticker's first checkpoint: 15 s of ticks leaves room
-    healthy_in_flight = requests_for(test_plugin, ["ticker"], [0], sets=(*TINY, "ticks=60", "tick_seconds=0.25"))
+    # the ticker starts ticking once the killer has checkpointed, and the killer dies once the ticker has:
+    # the ticker is mid-run when its pool breaks, however slowly either spawned worker got going
+    healthy_in_flight = requests_for(test_plugin, ["ticker"], [0],
+                                     sets=(*TINY, "ticks=12", "tick_seconds=0.25", "wait_for=kills_worker"))
     killer = requests_for(test_plugin, ["kills_worker"], [0])
     queued = requests_for(test_plugin, ["source_only"], [0])
     requests = healthy_in_flight + killer + queued  # two workers: the ticker and the killer start together

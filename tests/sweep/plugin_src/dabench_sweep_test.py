@@ -27,6 +27,8 @@ class AlwaysFails(Method):
 class TickerHparams:
     ticks: int = field(default=20, metadata={"help": "epochs, each a short sleep then a checkpoint"})
     tick_seconds: float = field(default=0.2, metadata={"help": "seconds per epoch"})
+    wait_for: str = field(default="", metadata={
+        "help": "on a fresh start, first wait until a live run of this method has checkpointed"})
 
 
 class Ticker(Method):
@@ -38,6 +40,8 @@ class Ticker(Method):
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         saved = ctx.load_checkpoint()
         start = saved[0] + 1 if saved else 0
+        if saved is None and self.hparams.wait_for:
+            _wait_for_checkpoint(self.hparams.wait_for)
         for epoch in range(start, self.hparams.ticks):
             time.sleep(self.hparams.tick_seconds)
             ctx.save_checkpoint(epoch, ticks_done=epoch + 1)
@@ -57,12 +61,23 @@ class KillsWorker(Method):
             raise RuntimeError("kills_worker only runs in a sweep's worker process")
         if ctx.load_checkpoint() is None:
             ctx.save_checkpoint(0)
-            own = ctx.checkpointer.path.parent
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not any(
-                    path.parent != own for path in paths.runs_dir().glob("*/checkpoint.pt")):
-                time.sleep(0.05)
+            _wait_for_checkpoint("ticker")
         os._exit(3)
+
+
+def _wait_for_checkpoint(method: str, seconds: float = 120) -> None:
+    """Until a run of ``method`` in this home holds a checkpoint and a running marker: the killer and
+    the ticker each wait for the other's, so the killer dies while the ticker is mid-run, however slowly
+    either worker process started."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for path in paths.runs_dir().glob("*/checkpoint.pt"):
+            try:
+                if f"method: {method}" in (path.parent / "config.yaml").read_text() and (path.parent / "running").exists():
+                    return
+            except OSError:
+                continue
+        time.sleep(0.05)
 
 
 @dabench.hookimpl

@@ -15,9 +15,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from dabench.errors import DabenchError
 from dabench.sweep import Outcome, RunRequest, died, execute_request
 
 PR_SET_PDEATHSIG = 1
+WORKER_START_SECONDS = 600.0  # spawning a worker imports torch: slow on a loaded machine, not this slow
+_started: Any = None  # in a worker: the barrier every worker of its pool meets before the first run
 
 
 def visible_gpus(device: str) -> list[str]:
@@ -79,10 +82,12 @@ def _pool_pass(queue: deque[RunRequest], device: str, workers: int, gpus: list[s
     slots = context.Queue()
     for index in range(workers):
         slots.put(gpus[index % len(gpus)] if gpus else None)
+    started = context.Barrier(workers, timeout=WORKER_START_SECONDS)
     in_flight: dict[Future, RunRequest] = {}
     lost: list[RunRequest] = []
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(slots, threads)) as pool:
+                             initargs=(slots, threads, started)) as pool:
+        _start_every_worker(pool, workers)
         while (queue or in_flight) and not lost:
             while queue and len(in_flight) < workers:
                 request = queue.popleft()
@@ -106,7 +111,31 @@ def _pool_pass(queue: deque[RunRequest], device: str, workers: int, gpus: list[s
     return lost
 
 
-def _init_worker(slots: Any, threads: int) -> None:
+def _start_every_worker(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Spawn all of the pool's workers before the first run and let its manager thread see them.
+
+    ProcessPoolExecutor spawns workers one per ``submit`` and wakes its manager thread *before* spawning,
+    so the manager may be waiting on the sentinels of the older workers only: a newest worker that dies
+    then goes unnoticed until some other run returns (and forever if none is left to). One task per
+    worker that waits until every worker holds one spawns them all, and their results wake the manager,
+    which from then on waits on every worker; no worker is spawned after that."""
+    warm_ups = [pool.submit(_meet_the_other_workers) for _ in range(workers)]
+    try:
+        for future in warm_ups:
+            future.result()
+    except (BrokenProcessPool, threading.BrokenBarrierError) as error:
+        raise DabenchError(f"the sweep's {workers} worker processes did not all start within "
+                           f"{WORKER_START_SECONDS:.0f} s ({error.__class__.__name__}); run it again, or with "
+                           "fewer --workers") from error
+
+
+def _meet_the_other_workers() -> None:
+    _started.wait()
+
+
+def _init_worker(slots: Any, threads: int, started: Any) -> None:
+    global _started
+    _started = started
     _die_with_parent()
     gpu = slots.get()
     if gpu is not None:

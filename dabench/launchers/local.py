@@ -123,10 +123,12 @@ def _start_every_worker(pool: ProcessPoolExecutor, workers: int) -> None:
     try:
         for future in warm_ups:
             future.result()
-    except (BrokenProcessPool, threading.BrokenBarrierError) as error:
+    except BrokenProcessPool as error:
+        raise DabenchError(f"one of the sweep's {workers} worker processes died while starting (out of memory, "
+                           "or a crash importing torch); run the sweep again, or with fewer --workers") from error
+    except threading.BrokenBarrierError as error:
         raise DabenchError(f"the sweep's {workers} worker processes did not all start within "
-                           f"{WORKER_START_SECONDS:.0f} s ({error.__class__.__name__}); run it again, or with "
-                           "fewer --workers") from error
+                           f"{WORKER_START_SECONDS:.0f} s; run the sweep again, or with fewer --workers") from error
 
 
 def _meet_the_other_workers() -> None:

@@ -18,9 +18,7 @@ from typing import Any
 import yaml
 
 from dabench.errors import DabenchError
-from dabench.ssl import SSLRecipe
-from dabench.train.distil import DistilRecipe
-from dabench.train.supervised import SupervisedRecipe
+from dabench.recipes import DistilRecipe, SSLRecipe, SupervisedRecipe, check_ssl_seed
 
 PROTOCOLS = ("inductive", "transductive")
 INITS = ("source", "ssl", "scratch")  # what the trained network starts from; a method lists those it supports
@@ -78,7 +76,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# What a run setting accepts, where its default's type says too little: a None default accepts
+# What a run setting accepts (by its dotted path), where its default's type says too little: a None default accepts
 # anything otherwise, and a range is no type. A check returns None when the value is fine, else what
 # the value must be. These run at plan time (check_against), so a bad value never starts a run.
 RUN_CHECKS: dict[str, Callable[[Any], str | None]] = {
@@ -88,6 +86,7 @@ RUN_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "protocol": _choice(PROTOCOLS),
     "init": _choice_or_null(INITS),
     "eval_batch_size": _positive_int,
+    "ssl.seed": check_ssl_seed,
 }
 
 
@@ -171,8 +170,8 @@ def check_against(defaults: dict[str, Any], values: dict[str, Any], where: str =
             valid = ", ".join(f"{where}{name}" for name in sorted(defaults))
             raise DabenchError(f"unknown config key '{path}'; valid keys: {valid}")
         default = defaults[key]
-        if not where and key in RUN_CHECKS:
-            wanted = RUN_CHECKS[key](value)
+        if path in RUN_CHECKS:
+            wanted = RUN_CHECKS[path](value)
             if wanted is not None:
                 raise DabenchError(f"config key '{path}' must be {wanted}, got {value!r}")
             continue

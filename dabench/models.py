@@ -21,7 +21,7 @@ class Backbone:
     """A registered feature extractor: ``build(weights)`` returns a module (B,3,H,W) -> (B, feature_dim).
 
     weights: an optional local file of pretrained weights (dabench never downloads any).
-    default_image_size: input size in px; None means the pair's native size (the larger of the two
+    default_image_size: input size in px; None means the pair's native size (the smaller of the two
     datasets' ``native_size``).
     """
 

@@ -47,8 +47,11 @@ class SSLSpec:
     backbone_weights: str | None = None
 
     def key(self) -> dict[str, Any]:
+        # the recipe's ``seed`` setting is left out: ``seed`` holds the one it resolved to, so
+        # ``ssl.seed: run`` at run seed 0 and ``ssl.seed: 0`` name the same artifact
+        recipe = {k: v for k, v in dataclasses.asdict(self.recipe).items() if k != "seed"}
         return {"format": FORMAT, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
-                "recipe": dataclasses.asdict(self.recipe)}
+                "recipe": recipe}
 
 
 def artifact_folder(spec: SSLSpec) -> Path:

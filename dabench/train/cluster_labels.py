@@ -29,13 +29,25 @@ class ClusterLabels:
     cluster_purity: torch.Tensor
 
 
+CONFIDENCE_RULES = ("purity", "softmax", "purity_softmax")
+
+
 def cluster_pseudo_labels(assignments: torch.Tensor, predictions: torch.Tensor, num_clusters: int,
-                          num_classes: int, drop_outliers: bool = False) -> ClusterLabels:
+                          num_classes: int, drop_outliers: bool = False, confidence_rule: str = "purity",
+                          probabilities: torch.Tensor | None = None) -> ClusterLabels:
     """assignments (N,) cluster ids in [0, P); predictions (N,) source-predicted classes in [0, C).
 
+    ``confidence_rule`` ranks the members of each pseudo-class: ``purity`` (the paper's: the cluster's
+    share of its majority class), ``softmax`` (the source model's probability of the sample's
+    pseudo-label, ``probabilities`` (N, C); it is the sample's max probability wherever its own
+    prediction agrees with its cluster) or ``purity_softmax`` (their product).
     ``drop_outliers`` zeroes the confidence of samples whose own prediction disagrees with their
     cluster's label, so they rank last (the reference's rule).
     """
+    if confidence_rule not in CONFIDENCE_RULES:
+        raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {confidence_rule!r}")
+    if confidence_rule != "purity" and probabilities is None:
+        raise ValueError(f"confidence={confidence_rule!r} needs the source model's probabilities")
     counts = torch.bincount(assignments * num_classes + predictions,
                             minlength=num_clusters * num_classes).view(num_clusters, num_classes)
     sizes = counts.sum(1)
@@ -46,6 +58,10 @@ def cluster_pseudo_labels(assignments: torch.Tensor, predictions: torch.Tensor, 
     cluster_purity = distribution.max(1).values
     labels = cluster_labels[assignments]
     confidence = cluster_purity[assignments]
+    if confidence_rule != "purity":
+        assert probabilities is not None
+        own = probabilities.double().gather(1, labels[:, None]).squeeze(1)
+        confidence = own if confidence_rule == "softmax" else confidence * own
     if drop_outliers:
         confidence = torch.where(labels == predictions, confidence, torch.zeros_like(confidence))
     return ClusterLabels(labels, confidence, distribution[assignments].float(), cluster_labels, cluster_purity)
@@ -89,11 +105,13 @@ class Selection:
 
 def select_by_clusters(features: torch.Tensor, predictions: torch.Tensor, num_clusters: int, fraction: float,
                        num_classes: int, generator: torch.Generator, rounds: int = 1, drop_outliers: bool = False,
-                       max_iter: int = 50, tol: float = 1e-4) -> Selection:
+                       max_iter: int = 50, tol: float = 1e-4, confidence_rule: str = "purity",
+                       probabilities: torch.Tensor | None = None) -> Selection:
     """The whole CluP labelling step: normalise, k-means, purity, per-class top-q; ``rounds`` > 1
     re-clusters the samples not yet kept and keeps a fraction q of those too (``iter_clusters``).
 
     features (N, D) from the source model on clean images; predictions (N,) its argmax classes.
+    ``confidence_rule`` and ``probabilities`` (N, C): see :func:`cluster_pseudo_labels`.
     ``drop_outliers``: a sample whose own prediction disagrees with its cluster's label is never kept
     (each class still keeps at most floor(q * n_c), counted over all its members); a later round may
     keep it if its new cluster agrees.
@@ -107,7 +125,8 @@ def select_by_clusters(features: torch.Tensor, predictions: torch.Tensor, num_cl
             break
         result = kmeans(points[remaining], clusters, generator, max_iter=max_iter, tol=tol)
         labelled = cluster_pseudo_labels(result.assignments, predictions[remaining], clusters, num_classes,
-                                         drop_outliers)
+                                         drop_outliers, confidence_rule,
+                                         None if probabilities is None else probabilities[remaining])
         chosen = top_fraction_per_class(labelled.labels, labelled.confidence, fraction, num_classes)
         if drop_outliers:  # ranked last above; a large q would still keep them, so they are dropped here
             chosen = chosen[labelled.labels[chosen] == predictions[remaining][chosen]]

@@ -15,35 +15,18 @@ class predicted); the whole network at lr 0.05 reached 76% agreement in 10 epoch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
+from dabench.recipes import DistilRecipe
 from dabench.train.features import extract
 from dabench.train.schedule import sgd, shot_decay
 from dabench.train.soft_targets import train_soft_targets
 
+__all__ = ["DistilRecipe", "distil_source"]
 
-@dataclass(frozen=True)
-class DistilRecipe:
-    """How the SSL network learns the source model's predictions (run key ``distil``)."""
 
-    epochs: int = field(default=20, metadata={"help": "passes over the target train images"})
-    batch_size: int = field(default=64, metadata={"help": "batch size"})
-    lr: float = field(default=0.05, metadata={"help": "learning rate (SHOT's decay (1 + 10 p)^-0.75)"})
-    backbone_lr_mult: float = field(default=1.0, metadata={
-        "help": "backbone lr multiplier; the SSL backbone has to move to carry the source model's classes"})
-    weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay"})
-    mixup_alpha: float = field(default=0.0, metadata={"help": "mixup Beta(alpha, alpha) on the soft targets; 0: off"})
-    augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation of the student's batches"})
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"distil: epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, {self.batch_size})")
-        if self.lr <= 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0 or self.mixup_alpha < 0:
-            raise ValueError("distil: lr must be > 0; backbone_lr_mult, weight_decay and mixup_alpha >= 0")
 
 
 def distil_source(student: ClassifierNet, teacher: ClassifierNet, images: torch.Tensor, recipe: DistilRecipe,

@@ -4,7 +4,6 @@ best epoch chosen on a held-out 10% of the *training* split, never on a test spl
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,26 +12,15 @@ import torch.nn.functional as F
 from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
 from dabench.progress import progress
+from dabench.recipes import SupervisedRecipe
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_device, to_model_layout
 from dabench.train.features import predict
 from dabench.train.schedule import set_lr, sgd, shot_decay
 
+__all__ = ["SupervisedRecipe", "train_supervised"]
 
-@dataclass(frozen=True)
-class SupervisedRecipe:
-    """SHOT's source recipe (DESIGN.md section 7)."""
 
-    epochs: int = field(default=15, metadata={"help": "training epochs"})
-    batch_size: int = field(default=64, metadata={"help": "batch size"})
-    lr: float = field(default=0.01, metadata={"help": "head learning rate"})
-    backbone_lr_mult: float = field(default=1.0, metadata={
-        "help": "backbone lr multiplier (SHOT uses 0.1 for an ImageNet-pretrained backbone; "
-                "1.0 for one trained from scratch)"})
-    weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay"})
-    label_smoothing: float = field(default=0.1, metadata={"help": "cross-entropy label smoothing"})
-    val_fraction: float = field(default=0.1, metadata={"help": "share of the train split held out to pick the epoch"})
-    augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation during training"})
 
 
 def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.Tensor, recipe: SupervisedRecipe,

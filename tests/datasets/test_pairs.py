@@ -7,11 +7,21 @@ from dabench.cli import main
 
 def test_every_suite_pair_is_a_valid_pair(registry) -> None:
     pairs = set(registry.all_pairs())
-    for suite in ("paper", "cdfer", "offline", "synthetic"):
+    assert registry.suite("wild").pairs == ("expw:fer2013", "fer2013:expw")
+    for suite in ("paper", "cdfer", "offline", "synthetic", "wild"):
         for pair in registry.suite(suite).pairs:
             assert pair in pairs, f"{suite}: {pair}"
             registry.pair(pair)
     assert {"rafdb", "sfew", "fer2013", "expw", "afe", "affectnet", "ckplus", "jaffe"} <= set(registry.datasets)
+
+
+def test_a_pairs_image_size_is_the_smaller_native_size(registry) -> None:
+    from dabench.runner import plan_run
+
+    # small_cnn follows the data: ExpW (112 px) with FER2013 (48 px) runs at 48, both ways
+    for pair in ("expw:fer2013", "fer2013:expw"):
+        assert plan_run(registry, "source_only", pair, backbone="small_cnn").config["image_size"] == 48
+    assert plan_run(registry, "source_only", "expw:fer2013").config["image_size"] == 112  # resnet18's own default
 
 
 def test_extras_are_dropped_from_pair_classes(registry) -> None:

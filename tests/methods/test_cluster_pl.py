@@ -93,3 +93,26 @@ def test_tiny_adaptation_records_clusters_and_pseudo_labels(registry) -> None:
     assert len(torch.unique(entry["indices"])) == len(entry["indices"])
     assert [r["clusters"] for r in ctx.records["clustering_rounds"]] == [8, 8]
     assert sum(ctx.records["kept_per_class"]) == ctx.records["kept"]
+
+
+def test_wild_pairs_take_their_stated_defaults(registry) -> None:
+    method = registry.method("cluster_pl")
+    assert method.overrides_for("expw", "fer2013") == {"prototypes": 1000, "fraction": 0.2}
+    assert method.overrides_for("fer2013", "expw") == {"prototypes": 150, "fraction": 0.3}
+
+
+def test_unknown_confidence_rule_is_refused_at_plan_time(registry) -> None:
+    with pytest.raises(DabenchError) as raised:
+        plan_run(registry, "cluster_pl", PAIR, sets=("confidence=max",))
+    assert str(raised.value) == ("bad hyperparameters for method 'cluster_pl': confidence must be one of purity, "
+                                 "softmax, purity_softmax, got 'max'")
+
+
+@pytest.mark.parametrize("rule", ["softmax", "purity_softmax"])
+def test_confidence_rules_run_end_to_end(rule: str, registry) -> None:
+    method_cls = registry.method("cluster_pl")
+    ctx = _context()
+    hp = method_cls.Hparams(prototypes=8, fraction=0.5, epochs=1, batch_size=8, confidence=rule)
+    method_cls(hp).adapt(ctx.initial_model("scratch"), _tiny_target(64), ctx)
+    (entry,) = ctx.pseudo_labels
+    assert 0 < len(entry["indices"]) == ctx.records["kept"]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from dabench.errors import DabenchError
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
-from dabench.train.cluster_labels import select_by_clusters
+from dabench.train.cluster_labels import CONFIDENCE_RULES, select_by_clusters
 from dabench.train.features import extract
 from dabench.train.schedule import sgd
 from dabench.train.soft_targets import cosine_decay, train_soft_targets
@@ -35,6 +35,9 @@ class ClusterPLHparams:
     weight_decay: float = field(default=5e-4, metadata={"help": "SGD weight decay"})
     mixup_alpha: float = field(default=0.2, metadata={"help": "mixup Beta(alpha, alpha); 0 turns mixup off"})
     augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation of training batches"})
+    confidence: str = field(default="purity", metadata={
+        "help": "how members of a pseudo-class are ranked for keeping: purity (the paper's), softmax (the source "
+                "model's probability of the pseudo-label) or purity_softmax (their product)"})
 
     def __post_init__(self) -> None:
         if self.prototypes < 2:
@@ -43,6 +46,8 @@ class ClusterPLHparams:
             raise ValueError(f"fraction (q) must be in (0, 1], got {self.fraction}")
         if min(self.iter_clusters, self.kmeans_iterations, self.epochs, self.batch_size) < 1:
             raise ValueError("iter_clusters, kmeans_iterations, epochs and batch_size must be >= 1")
+        if self.confidence not in CONFIDENCE_RULES:
+            raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {self.confidence!r}")
         if self.lr <= 0 or self.weight_decay < 0 or self.mixup_alpha < 0 or self.kmeans_tol < 0:
             raise ValueError("lr must be > 0; weight_decay, mixup_alpha and kmeans_tol >= 0")
 
@@ -70,6 +75,9 @@ class ClusterPL(Method):
     - features are the 256-d bottleneck of the shared architecture (the reference used its own
       encoder's embedding); SSL defaults to 200 epochs (the released checkpoints used 1000);
     - the reference's extra ``mixaug_alpha`` CE on mixed inputs is not used (not in the paper);
+    - ``confidence`` can rank a pseudo-class's members by the source model's probability of the
+      pseudo-label (``softmax``) or by that times purity (``purity_softmax``) instead of the paper's
+      purity; a rule only ranks, the label is always the cluster's;
     - ``drop_outliers`` drops the samples whose prediction disagrees with their cluster (the reference
       only ranks them last, so with a large q it still keeps them).
     """
@@ -94,7 +102,7 @@ class ClusterPL(Method):
             features, logits = extract(model, target.images)
             selection = select_by_clusters(features, logits.argmax(1), hp.prototypes, hp.fraction, ctx.num_classes,
                                            ctx.generator, hp.iter_clusters, hp.drop_outliers, hp.kmeans_iterations,
-                                           hp.kmeans_tol)
+                                           hp.kmeans_tol, hp.confidence, logits.float().softmax(1))
         if len(selection.indices) == 0:
             raise DabenchError(f"cluster_pl: fraction={hp.fraction} keeps no target image (each pseudo-class keeps "
                                "floor(fraction * its size)); raise --set fraction")

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from dabench.errors import DabenchError
+
 BOTTLENECK_DIM = 256
 INPUT_MEAN = (0.5, 0.5, 0.5)
 INPUT_STD = (0.25, 0.25, 0.25)
@@ -23,6 +25,8 @@ class Backbone:
     weights: an optional local file of pretrained weights (dabench never downloads any).
     default_image_size: input size in px; None means the pair's native size (the smaller of the two
     datasets' ``native_size``).
+    min_image_size, max_image_size: the input sizes in px the backbone accepts, inclusive; None means no
+    limit on that side (checked at plan time by :func:`check_image_size`).
     """
 
     id: str
@@ -30,6 +34,19 @@ class Backbone:
     feature_dim: int
     default_image_size: int | None
     description: str = ""
+    min_image_size: int | None = None
+    max_image_size: int | None = None
+
+
+def check_image_size(backbone: Backbone, size: int) -> None:
+    """Refuse an input size outside the backbone's range, before anything is prepared or trained."""
+    low, high = backbone.min_image_size, backbone.max_image_size
+    if (low is None or size >= low) and (high is None or size <= high):
+        return
+    allowed = f"{low}..{high} px" if low is not None and high is not None else (
+        f">= {low} px" if low is not None else f"<= {high} px")
+    raise DabenchError(f"backbone '{backbone.id}' does not take image_size={size}: it accepts {allowed}; "
+                       f"use --set image_size=N with N in that range, or another --backbone")
 
 
 class ClassifierNet(nn.Module):

@@ -27,7 +27,7 @@ from dabench.data.pairs import prepare, split_in_classes
 from dabench.errors import DabenchError
 from dabench.labels import pair_classes
 from dabench.methods import AdaptContext, Method, TargetImages
-from dabench.models import ClassifierNet, build_model
+from dabench.models import ClassifierNet, build_model, check_image_size
 from dabench.registry import Pair, Registry
 from dabench.source import SourceSpec, get_source_model, inspect_source_file, load_source_file
 from dabench.ssl import SSLRecipe, check_backbone, ssl_seed
@@ -88,6 +88,7 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     if resolved["backbone_weights"]:  # a file is the same run from any working directory
         resolved["backbone_weights"] = str(Path(resolved["backbone_weights"]).expanduser().resolve())
     backbone_spec = registry.backbone(resolved["backbone"])
+    check_image_size(backbone_spec, resolved["image_size"])
     if resolved["protocol"] not in cfg.PROTOCOLS:
         raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
     resolved["init"] = resolved["init"] or method_cls.inits[0]

@@ -97,3 +97,76 @@ def augment_views(batch: torch.Tensor, generator: torch.Generator, size: int,
     grey = (views * luma).sum(1, keepdim=True)
     views = torch.where(to_grey, grey.expand_as(views), views)
     return views.clamp_(0.0, 1.0)
+
+
+# The CluP reference's training transform: RandomHorizontalFlip(), RandomAffine(degrees=35,
+# translate=(0.15, 0.15)), ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5).
+REFERENCE_DEGREES = 35.0
+REFERENCE_TRANSLATE = 0.15
+REFERENCE_JITTER = 0.5
+REFERENCE_LUMA = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
+
+
+def augment_reference(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The CluP reference's training augmentation, drawn independently for every sample.
+
+    batch: (B, 3, H, W) float in [0, 1] -> (B, 3, H, W) float in [0, 1]. Per sample: horizontal flip
+    (p 0.5); then a rotation uniform in [-35, 35] degrees about the image centre and a shift of
+    round(uniform(-0.15, 0.15) * side) whole pixels in x and y (torchvision's RandomAffine draw), nearest
+    sampling (its default interpolation) and zeros outside the image (its fill=0); then brightness,
+    contrast and saturation factors each uniform in [0.5, 1.5] (ColorJitter), applied as torchvision's
+    tensor ops, each clamped to [0, 1]. Parameters are drawn on the CPU generator (a seed fixes them all)
+    and reach the batch's device without a host-device sync (:func:`to_device`).
+
+    Deviation: the jitter runs in a fixed order (brightness, contrast, saturation); torchvision draws a
+    random order per image. The ops are torchvision's float tensor ops, not PIL's uint8 ones.
+    """
+    count, height, width = batch.shape[0], batch.shape[2], batch.shape[3]
+    draw = lambda: torch.rand(count, generator=generator)  # noqa: E731
+    flip = draw() < 0.5
+    angle_deg = (2 * draw() - 1) * REFERENCE_DEGREES
+    shift_x = torch.round((2 * draw() - 1) * REFERENCE_TRANSLATE * width)
+    shift_y = torch.round((2 * draw() - 1) * REFERENCE_TRANSLATE * height)
+    factors = 1 + REFERENCE_JITTER * (2 * torch.rand(count, 3, generator=generator) - 1)
+    return _reference_transform(batch, flip, angle_deg, torch.stack([shift_x, shift_y], 1), factors)
+
+
+def _reference_transform(batch: torch.Tensor, flip: torch.Tensor, angle_deg: torch.Tensor, shift_px: torch.Tensor,
+                         factors: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
+    """:func:`augment_reference` with explicit per-sample parameters, all CPU tensors.
+
+    batch (B, 3, H, W) float in [0, 1]; flip (B,) bool; angle_deg (B,) counter-clockwise as displayed
+    (torchvision's ``affine`` counts clockwise: the draw is symmetric, so the distribution is the same);
+    shift_px (B, 2) in pixels, +x right, +y down; factors (B, 3) brightness, contrast, saturation.
+    """
+    count, channels, height, width = batch.shape
+    theta = _reference_theta(flip, angle_deg, shift_px, height, width)
+    theta = to_device(theta.to(batch.dtype), batch.device)
+    grid = F.affine_grid(theta, [count, channels, height, width], align_corners=False)
+    images = F.grid_sample(batch, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    factors = to_device(factors.to(batch.dtype), batch.device)
+    brightness, contrast, saturation = (factors[:, i].view(-1, 1, 1, 1) for i in range(3))
+    luma = to_device(torch.tensor(REFERENCE_LUMA, dtype=images.dtype), images.device).view(1, 3, 1, 1)
+    images = (images * brightness).clamp_(0.0, 1.0)
+    mean = (images * luma).sum(1, keepdim=True).mean((2, 3), keepdim=True)
+    images = ((images - mean) * contrast + mean).clamp_(0.0, 1.0)
+    grey = (images * luma).sum(1, keepdim=True)
+    return ((images - grey) * saturation + grey).clamp_(0.0, 1.0)
+
+
+def _reference_theta(flip: torch.Tensor, angle_deg: torch.Tensor, shift_px: torch.Tensor, height: int,
+                     width: int) -> torch.Tensor:
+    """(B, 2, 3) affine_grid matrices: output -> input coordinates of "flip, then rotate and shift".
+
+    In centred pixel coordinates the forward map is out = R (S in) + t (S flips x), so in = S R^-1 (out - t);
+    affine_grid's coordinates are pixels scaled by 2/W and 2/H, hence the aspect factors, which keep the
+    rotation rigid on non-square images.
+    """
+    angle = torch.deg2rad(angle_deg.double())
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    sign = torch.where(flip, -1.0, 1.0).double()
+    shift_x, shift_y = shift_px[:, 0].double(), shift_px[:, 1].double()
+    theta = torch.stack([
+        torch.stack([sign * cos, -sign * sin * height / width, -2 / width * sign * (cos * shift_x - sin * shift_y)], 1),
+        torch.stack([sin * width / height, cos, -2 / height * (sin * shift_x + cos * shift_y)], 1)], 1)
+    return theta

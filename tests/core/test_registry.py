@@ -53,7 +53,7 @@ def test_unknown_names_list_the_valid_ones(registry) -> None:
         registry.method("nope")
     with pytest.raises(DabenchError, match=r"unknown dataset 'nope'; valid datasets: .*synth-lab, synth-wild"):
         registry.pair("nope:synth-wild")
-    with pytest.raises(DabenchError, match=r"unknown backbone 'vgg'; valid backbones: .*resnet18, small_cnn"):
+    with pytest.raises(DabenchError, match=r"unknown backbone 'vgg'; valid backbones: .*resnet18, resnet18_stem1, small_cnn"):
         registry.backbone("vgg")
     with pytest.raises(DabenchError, match="write it as SOURCE:TARGET"):
         registry.pair("synth-lab")

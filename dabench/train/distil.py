@@ -20,6 +20,7 @@ import torch
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
 from dabench.recipes import DistilRecipe
+from dabench.train.batches import augment
 from dabench.train.features import extract
 from dabench.train.schedule import sgd, shot_decay
 from dabench.train.soft_targets import train_soft_targets
@@ -44,5 +45,5 @@ def distil_source(student: ClassifierNet, teacher: ClassifierNet, images: torch.
                     lr=recipe.lr, weight_decay=recipe.weight_decay)
     return train_soft_targets(student, images, targets, ctx, optimizer, epochs=recipe.epochs,
                               batch_size=recipe.batch_size, base_lr=recipe.lr, decay=shot_decay,
-                              mixup_alpha=recipe.mixup_alpha, augment_batches=recipe.augment,
+                              mixup_alpha=recipe.mixup_alpha, augmentation=augment if recipe.augment else None,
                               method_epochs=False, desc="distil")

@@ -17,6 +17,8 @@ from dabench.train.mixup import mix, soft_cross_entropy
 from dabench.train.schedule import set_lr
 from dabench.train.self_training import resume_epochs, save_epoch
 
+Augmentation = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
 
 def cosine_decay(progress: float) -> float:
     """The factor 0.5 (1 + cos(pi p)) for training progress p in [0, 1]: 1 at the start, 0 at the end."""
@@ -25,13 +27,15 @@ def cosine_decay(progress: float) -> float:
 
 def train_soft_targets(network: ClassifierNet, images: torch.Tensor, targets: torch.Tensor, ctx: AdaptContext,
                        optimizer: torch.optim.Optimizer, *, epochs: int, batch_size: int, base_lr: float,
-                       decay: Callable[[float], float], mixup_alpha: float = 0.0, augment_batches: bool = True,
-                       method_epochs: bool = True, desc: str = "train") -> list[float]:
+                       decay: Callable[[float], float], mixup_alpha: float = 0.0,
+                       augmentation: Augmentation | None = augment, method_epochs: bool = True,
+                       desc: str = "train") -> list[float]:
     """Minimise the soft cross-entropy of ``network`` to ``targets``; returns each epoch's mean loss.
 
     images (M, C, H, W) uint8 on the device; targets (M, K) probabilities on the same device (one-hot
     for hard labels; with soft rows the loss is KL plus a constant). Each step sets the lr to
-    ``base_lr * lr_mult * decay(step / total)``. ``method_epochs``: these are the method's own epochs,
+    ``base_lr * lr_mult * decay(step / total)``. ``augmentation`` (batch, generator) -> batch, applied per
+    sample to every float batch (None: clean batches). ``method_epochs``: these are the method's own epochs,
     so each one is reported to the runner (``ctx.end_epoch``) and checkpointed; False for a preparatory
     stage (the init=ssl distillation), which a restarted run simply repeats (same seed, same draws).
     """
@@ -44,8 +48,8 @@ def train_soft_targets(network: ClassifierNet, images: torch.Tensor, targets: to
         loss_sum = torch.zeros((), device=images.device)
         for index in index_batches(len(images), batch_size, ctx.generator, drop_last=True, device=images.device):
             batch = to_float(images[index])
-            if augment_batches:
-                batch = augment(batch, ctx.generator)
+            if augmentation is not None:
+                batch = augmentation(batch, ctx.generator)
             batch, batch_targets = mix(batch, targets[index], mixup_alpha, ctx.generator)
             batch = to_model_layout(batch, ctx.device, ctx.amp)
             set_lr(optimizer, base_lr, decay(step / total))

@@ -116,3 +116,15 @@ def test_confidence_rules_run_end_to_end(rule: str, registry) -> None:
     method_cls(hp).adapt(ctx.initial_model("scratch"), _tiny_target(64), ctx)
     (entry,) = ctx.pseudo_labels
     assert 0 < len(entry["indices"]) == ctx.records["kept"]
+
+
+def test_student_augmentation_is_the_references_by_default(registry) -> None:
+    from dabench.train.batches import augment, augment_reference
+    from dabench_methods.cluster_pl.method import AUGMENTATIONS
+
+    assert registry.method("cluster_pl").Hparams().augment == "reference"
+    assert AUGMENTATIONS == {"reference": augment_reference, "light": augment, "none": None}
+    with pytest.raises(DabenchError) as raised:
+        plan_run(registry, "cluster_pl", PAIR, sets=("augment=heavy",))
+    assert str(raised.value) == ("bad hyperparameters for method 'cluster_pl': augment must be one of reference, "
+                                 "light, none, got 'heavy'")

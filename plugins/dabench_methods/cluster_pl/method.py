@@ -12,10 +12,15 @@ import torch.nn.functional as F
 from dabench.errors import DabenchError
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
+from dabench.train.batches import augment, augment_reference
 from dabench.train.cluster_labels import CONFIDENCE_RULES, select_by_clusters
 from dabench.train.features import extract
 from dabench.train.schedule import sgd
 from dabench.train.soft_targets import cosine_decay, train_soft_targets
+
+
+# the student's training augmentation; the paper's (the reference code's) is the default
+AUGMENTATIONS = {"reference": augment_reference, "light": augment, "none": None}
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,9 @@ class ClusterPLHparams:
     lr: float = field(default=0.1, metadata={"help": "SGD learning rate (cosine schedule to 0)"})
     weight_decay: float = field(default=5e-4, metadata={"help": "SGD weight decay"})
     mixup_alpha: float = field(default=0.2, metadata={"help": "mixup Beta(alpha, alpha); 0 turns mixup off"})
-    augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation of training batches"})
+    augment: str = field(default="reference", metadata={
+        "help": "training augmentation: reference (the CluP reference's: flip, affine 35 deg / 0.15, colour "
+                "jitter 0.5-1.5), light (dabench's flip/zoom/rotation) or none"})
     confidence: str = field(default="purity", metadata={
         "help": "how members of a pseudo-class are ranked for keeping: purity (the paper's), softmax (the source "
                 "model's probability of the pseudo-label) or purity_softmax (their product)"})
@@ -46,6 +53,8 @@ class ClusterPLHparams:
             raise ValueError(f"fraction (q) must be in (0, 1], got {self.fraction}")
         if min(self.iter_clusters, self.kmeans_iterations, self.epochs, self.batch_size) < 1:
             raise ValueError("iter_clusters, kmeans_iterations, epochs and batch_size must be >= 1")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {self.augment!r}")
         if self.confidence not in CONFIDENCE_RULES:
             raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {self.confidence!r}")
         if self.lr <= 0 or self.weight_decay < 0 or self.mixup_alpha < 0 or self.kmeans_tol < 0:
@@ -63,7 +72,9 @@ class ClusterPL(Method):
        majority predicted class, with its purity as every member's confidence; the top fraction
        q of each pseudo-class by purity is kept (floor(q * n_c), ties by lower index).
     3. The SSL network (fresh bottleneck and classifier) is trained on the kept subset with
-       cross-entropy + mixup: SGD lr 0.1, momentum 0.9, Nesterov, wd 5e-4, batch 32, cosine, 50 epochs.
+       cross-entropy + mixup: SGD lr 0.1, momentum 0.9, Nesterov, wd 5e-4, batch 32, cosine, 50 epochs,
+       under the reference's augmentation (flip, affine 35 degrees / 0.15 translation, colour jitter
+       0.5-1.5), per sample on the run's device.
 
     Deviations from the paper / reference code (github.com/altndrr/clup), and why:
     - pseudo-labels come from clean images in eval mode (the reference used augmented ones);
@@ -121,7 +132,8 @@ class ClusterPL(Method):
             # (same seed, same draws) before resuming the epochs
             losses = train_soft_targets(network, target.images[selection.indices], targets.to(target.images.device),
                                         ctx, optimizer, epochs=hp.epochs, batch_size=hp.batch_size, base_lr=hp.lr,
-                                        decay=cosine_decay, mixup_alpha=hp.mixup_alpha, augment_batches=hp.augment,
+                                        decay=cosine_decay, mixup_alpha=hp.mixup_alpha,
+                                        augmentation=AUGMENTATIONS[hp.augment],
                                         desc="cluster_pl")
         ctx.record("epoch_loss", losses)
         return network

@@ -1,4 +1,4 @@
-"""The real FER2013 and CK+48 in ../shared/data (CI has them; skipped elsewhere): counts, class spaces,
+"""The real FER2013, CK+48 and ExpW subset in ../shared/data (CI has them; skipped elsewhere): counts, class spaces,
 the subject-disjoint split, and the data check's exact count of FER2013's known defects."""
 
 from __future__ import annotations
@@ -93,3 +93,46 @@ def test_source_only_fer2013_to_ckplus_runs_and_records_split_hashes(
     assert result["split_hashes"] == {"fer2013": Fer2013().split_hash(), "ckplus": CkPlus().split_hash()}
     assert result["accuracy"] == result["source_accuracy"]  # source_only adapts nothing
     assert result["accuracy"] > 1 / 6  # one epoch on FER2013 already beats chance on CK+
+
+
+def _expw(shared_data: Path) -> Path:
+    folder = shared_data / "expw"
+    if not folder.is_dir():
+        pytest.skip(f"real ExpW subset not found at {folder}")
+    return folder
+
+
+def test_expw_subset_counts_and_photo_level_split(shared_data: Path) -> None:
+    from dabench_datasets.expw import Expw
+
+    dataset = Expw()
+    items = dataset.items(_expw(shared_data), dataset.options({}))
+    assert len(items) == 5705 and len({item.group for item in items}) == 5408
+    split_sizes = {name: sum(item.split == name for item in items) for name in ("train", "test")}
+    assert split_sizes == {"train": 4625, "test": 1080}  # docs/datasets.md
+    photo_splits: dict[str, set[str]] = {}
+    for item in items:
+        photo_splits.setdefault(item.group, set()).add(item.split)
+    assert all(len(splits) == 1 for splits in photo_splits.values())  # no photo straddles splits
+    assert np.bincount([item.label for item in items]).tolist() == [815] * 7
+
+
+def test_expw_label_file_naming_missing_photos_is_one_clear_error(shared_data: Path, tmp_path: Path) -> None:
+    """The real label file with the real photos, less three of them (links, nothing is copied)."""
+    from dabench.errors import DabenchError
+    from dabench_datasets.expw import Expw
+
+    real = _expw(shared_data)
+    (tmp_path / "label").mkdir()
+    (tmp_path / "label" / "label.lst").symlink_to(real / "label" / "label.lst")
+    photos = sorted((real / "image" / "origin").iterdir())
+    missing = photos[:3]
+    (tmp_path / "image" / "origin").mkdir(parents=True)
+    for photo in photos[3:]:
+        (tmp_path / "image" / "origin" / photo.name).symlink_to(photo)
+    dataset = Expw()
+    with pytest.raises(DabenchError) as raised:
+        dataset.items(tmp_path, dataset.options({}))
+    first_line = str(raised.value).splitlines()[0]
+    assert first_line == (f"dataset 'expw': label/label.lst names 3 image(s) absent from image/origin/ (first: "
+                          f"{', '.join(p.name for p in missing)}) in {tmp_path}.")

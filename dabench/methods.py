@@ -22,7 +22,8 @@ import yaml
 
 from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
-from dabench.progress import progress
+from dabench.progress import epochs
+from dabench.progress import log_line as progress_log_line
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,9 @@ class AdaptContext:
                                    "labels": labels.detach().cpu().clone()})
 
     def log(self, message: str) -> None:
+        """A line for the run's log.txt, written at once (and on stderr off a terminal)."""
         self.log_lines.append(message)
+        progress_log_line(message)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -135,7 +138,9 @@ class AdaptContext:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
 
     def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
-        return progress(iterable, desc=desc, total=total)
+        """An epoch loop (``range(start, epochs)``): a bar on a terminal and one line per finished epoch
+        in the run's log (with what :func:`dabench.progress.note` was given during the epoch)."""
+        return epochs(iterable, stage=desc, total=total)
 
 
 class Method:

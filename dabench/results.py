@@ -54,8 +54,10 @@ def write_config(folder: Path, config: dict[str, Any]) -> None:
 
 
 def finish_run(folder: Path, result: dict[str, Any], log_lines: list[str]) -> None:
-    """Write log and result atomically, then the ``done`` marker holding the checksum of every run file."""
-    atomic.write_text(folder / LOG, "\n".join(log_lines) + "\n")
+    """Write log (unless the run's live log already holds it) and result atomically, then the ``done``
+    marker holding the checksum of every run file."""
+    if not (folder / LOG).exists():
+        atomic.write_text(folder / LOG, "\n".join(log_lines) + "\n")
     atomic.write_json(folder / RESULT, result)
     atomic.write_json(folder / DONE, {"format": DONE_FORMAT, "run_id": folder.name,
                                       "sha256": {name: atomic.sha256_file(folder / name) for name in RUN_FILES}})

@@ -18,7 +18,7 @@ import sklearn
 import torch
 
 import dabench
-from dabench import atomic, results, running
+from dabench import atomic, progress, results, running
 from dabench import config as cfg
 from dabench.checkpoint import FILENAME as CHECKPOINT
 from dabench.checkpoint import Checkpointer
@@ -38,6 +38,9 @@ from dabench.train.distil import DistilRecipe, distil_source
 from dabench.train.features import predict
 from dabench.train.metrics import classification_metrics
 from dabench.validators import fixed_subsample, score_model
+
+
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
              config_files: tuple[Path, ...] = (), sets: tuple[str, ...] = (),
              source_model: Path | None = None) -> RunPlan:
     """Resolve defaults <- method per-pair YAML <- files <- --set, and check every key and value."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise DabenchError(f"seed must be an integer in 0..{MAX_SEED} (NumPy's seed range), got {seed!r}")
     method_cls = registry.method(method)
     parsed_pair = registry.pair(pair)
     hparam_defaults = method_cls.hparam_defaults()
@@ -191,9 +196,10 @@ def _run_in(folder: Path, plan: RunPlan, registry: Registry, device_name: str, f
     results.write_config(folder, plan.config)
     running.write_marker(folder)
     try:
-        device = resolve_device(device_name)
-        data = _prepare_data(plan, registry)
-        result, log_lines = _execute(plan, registry, device, data, folder)
+        with progress.run_log(folder, f"{plan.method.id} {plan.pair} seed {plan.seed}"):
+            device = resolve_device(device_name)
+            data = _prepare_data(plan, registry)
+            result, log_lines = _execute(plan, registry, device, data, folder)
     except DabenchError as exc:
         if record_user_errors:
             atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
@@ -309,8 +315,10 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
 
     def on_epoch_end(model: ClassifierNet, epoch: int) -> None:
         metrics = evaluate(model)
+        scores = score_model(model, validation_images, registry.validators, batch)
         history.append({"epoch": epoch, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-                        "validators": score_model(model, validation_images, registry.validators, batch)})
+                        "validators": scores})
+        progress.note(**scores)  # label-free scores only: the log never shows target-test accuracy
 
     def for_training(network: ClassifierNet) -> ClassifierNet:
         """A network the method adapts or trains: compiled when the run asks for it (--set compile=true)."""

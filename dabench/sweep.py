@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from dabench import atomic, paths, results, running
+from dabench import atomic, paths, progress, results, running
 from dabench import config as cfg
 from dabench.errors import DabenchError
 from dabench.registry import Registry, get_registry
@@ -139,7 +139,9 @@ def run_state(folder: Path) -> tuple[str, str]:
         return "done", ""
     marker = running.read_marker(folder)
     if marker is not None and running.marker_alive(marker, folder):
-        return "running", f"pid {marker.get('pid')} on {marker.get('host')} since {marker.get('started')}"
+        state = progress.read_state(folder)
+        where = f"{progress.describe_state(state)}; " if state is not None else ""
+        return "running", f"{where}pid {marker.get('pid')} on {marker.get('host')} since {marker.get('started')}"
     if (folder / running.ERROR).exists():
         return "failed", running.last_error_line(folder)
     if marker is not None:

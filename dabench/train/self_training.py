@@ -12,6 +12,7 @@ from torch import nn
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
+from dabench.progress import note
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_model_layout
 from dabench.train.schedule import set_lr, shot_decay
@@ -99,6 +100,7 @@ def train_epochs(model: ClassifierNet, images: torch.Tensor, ctx: AdaptContext, 
                 loss_sum += loss.detach().float()
                 step += 1
             epoch_losses.append(loss_sum.item() / steps_per_epoch)  # one sync per epoch
+            note(loss=epoch_losses[-1])
         ctx.end_epoch(model, epoch)
         save_epoch(ctx, epoch, model, optimizer, step, epoch_losses, state)
     return epoch_losses

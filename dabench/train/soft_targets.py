@@ -11,6 +11,7 @@ import torch
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
+from dabench.progress import note
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_model_layout
 from dabench.train.mixup import mix, soft_cross_entropy
@@ -61,6 +62,7 @@ def train_soft_targets(network: ClassifierNet, images: torch.Tensor, targets: to
             loss_sum += loss.detach()
             step += 1
         epoch_losses.append(loss_sum.item() / steps_per_epoch)  # one host-device sync per epoch
+        note(loss=epoch_losses[-1])
         if method_epochs:
             ctx.end_epoch(network, epoch)
             save_epoch(ctx, epoch, network, optimizer, step, epoch_losses)

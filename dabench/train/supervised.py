@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
-from dabench.progress import progress
+from dabench.progress import epochs, note
 from dabench.recipes import SupervisedRecipe
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_device, to_model_layout
@@ -53,7 +53,7 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
         optimizer.load_state_dict(states["optimizer"])
         step, best, best_state = states["step"], states["best"], states["best_state"]
         start_epoch = last_epoch + 1
-    for epoch in progress(range(start_epoch, recipe.epochs), desc=desc):
+    for epoch in epochs(range(start_epoch, recipe.epochs), stage=desc):
         model.train()
         for batch_index in index_batches(len(train_index), recipe.batch_size, generator, drop_last=True, device=device):
             chosen = train_index[batch_index]
@@ -73,6 +73,8 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
         else:
             accuracy = float(epoch)  # no held-out set: keep the last epoch
         best["history"].append(accuracy)
+        if n_val:
+            note(val_accuracy=accuracy)  # the held-out share of the training split
         if accuracy > best["val_accuracy"]:
             best.update(best_epoch=epoch, val_accuracy=accuracy)
             best_state = copy.deepcopy(model.state_dict())

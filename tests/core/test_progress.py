@@ -40,3 +40,46 @@ def test_generation_shows_a_bar_and_the_same_faces(monkeypatch: pytest.MonkeyPat
     assert "generating wild faces:" in terminal.getvalue() and "/1200 " in terminal.getvalue()
     np.testing.assert_array_equal(images, quiet_images)
     np.testing.assert_array_equal(labels, quiet_labels)
+
+
+def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dabench import results
+    from dabench.runner import execute, plan_run
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    sets = ("data.target.n_train=120", "data.target.n_test=60", "data.source.n_train=120", "data.source.n_test=60",
+            "source.epochs=2", "epochs=2")
+    plan = plan_run(registry, "shot", "synth-lab:synth-wild", sets=sets)
+    execute(plan, registry, device_name="cpu")
+    lines = [line for line in stderr.getvalue().splitlines() if line.startswith("[shot synth-lab:synth-wild seed 0] ")]
+    epoch_lines = [line.split("] ", 1)[1] for line in lines if " epoch " in line]
+    assert [line.split(" elapsed ")[0].split(" ")[:3] for line in epoch_lines] == [
+        ["source", "synth-lab", "epoch"], ["source", "synth-lab", "epoch"], ["shot", "epoch", "1/2"],
+        ["shot", "epoch", "2/2"]]
+    assert epoch_lines[0].startswith("source synth-lab epoch 1/2 val_accuracy ")
+    shot_line = epoch_lines[2]
+    for shown in ("loss ", "entropy ", "info_max ", "snd ", " elapsed ", " eta "):
+        assert shown in shot_line, shot_line
+    assert "accuracy" not in shot_line.replace("val_accuracy", "")  # no target-test number in the log
+    folder = results.run_dir(plan.run_id)
+    logged = (folder / "log.txt").read_text().splitlines()
+    assert logged[:len(epoch_lines)] == epoch_lines  # the same lines, written as they came
+    assert not (folder / "progress.json").exists()  # only while the run runs
+
+
+def test_status_shows_a_running_runs_stage_epoch_and_loss(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dabench import running
+    from dabench.progress import RunLog
+    from dabench.sweep import run_state
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    running.write_marker(tmp_path)
+    log = RunLog(tmp_path, "shot synth-lab:synth-wild seed 0", started=0.0)
+    log.notes = {"loss": 0.41234}
+    monkeypatch.setattr("dabench.progress.time.time", lambda: 130.0)
+    log.epoch("shot", 3, 15, stage_started=10.0, epochs_done=3)
+    state, detail = run_state(tmp_path)
+    assert state == "running"
+    assert detail.startswith("shot epoch 3/15, loss 0.4123, 2m10s elapsed, ~8m00s left; pid ")
+    assert (tmp_path / "log.txt").read_text() == "shot epoch 3/15 loss 0.4123 elapsed 2m10s eta 8m00s\n"

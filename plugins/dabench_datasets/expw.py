@@ -48,6 +48,11 @@ class Expw(NativeDataset):
     request = "https://mmlab.ie.cuhk.edu.hk/projects/socialrelation/index.html (Zhang et al., CUHK)"
     split_rule_file = SPLIT_RULE
     version = "1"
+    # SwAV on ExpW as a target: the wild suite's budget rule (~140k image passes, as FER2013's 5 epochs):
+    # 30 epochs of the subset's 4,625 train faces; prototypes at ~30 images each (as cluster_pl's P for
+    # fer2013:expw); the full release (91,793 faces) would take ssl.epochs=2 under the same rule.
+    ssl_defaults = {"epochs": 30, "batch_size": 256, "prototypes": 150, "hidden_dim": 512, "warmup_epochs": 3,
+                    "small_crops": 2, "small_crop_fraction": 0.5}
 
     def label_files(self, folder: Path) -> list[Path]:
         return [folder / LABEL_FILE]

@@ -40,3 +40,13 @@ def test_list_pairs_cli(registry, capsys) -> None:
         assert exit_info.code == 0
     listed = capsys.readouterr().out.split()
     assert "rafdb:fer2013" in listed and "afe:expw" in listed and "fer2013:ckplus" in listed
+
+
+def test_wild_targets_have_their_stated_ssl_budget(registry) -> None:
+    from dabench.runner import plan_run
+
+    # the same ~140k image passes on each wild target (docs: the budget rule beside the values)
+    fer2013 = plan_run(registry, "cluster_pl", "expw:fer2013", backbone="small_cnn").config["ssl"]
+    expw = plan_run(registry, "cluster_pl", "fer2013:expw", backbone="small_cnn").config["ssl"]
+    assert (fer2013["epochs"], fer2013["prototypes"], fer2013["seed"]) == (5, 1000, 0)
+    assert (expw["epochs"], expw["prototypes"], expw["seed"]) == (30, 150, 0)

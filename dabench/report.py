@@ -10,13 +10,15 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
 from dabench.errors import DabenchError
 from dabench.reports.selection import LAST, check_criterion, criterion_label, select
-from dabench.validators import Validator
+
+if TYPE_CHECKING:  # reports read result files, never models: nothing here may import torch
+    from dabench.validators import Validator
 
 FORMATS = ("simple", "github", "latex", "html", "csv", "json")
 TABULATE_FORMATS = {"simple": "simple", "github": "github", "html": "unsafehtml"}

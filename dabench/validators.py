@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -54,9 +53,3 @@ def score_model(model: ClassifierNet, images: torch.Tensor, validators: dict[str
         return {}
     features, logits = extract(model, images, batch_size)
     return {name: float(validator.score(features, logits)) for name, validator in sorted(validators.items())}
-
-
-def history_scores(history: list[dict[str, Any]], name: str) -> list[float] | None:
-    """The per-epoch scores of validator ``name``, or None if some epoch lacks them."""
-    scores = [entry.get("validators", {}).get(name) for entry in history]
-    return None if any(score is None for score in scores) else scores

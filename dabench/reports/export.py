@@ -6,13 +6,15 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dabench import results
 from dabench.reports.selection import selections
-from dabench.validators import Validator
+
+if TYPE_CHECKING:
+    from dabench.validators import Validator
 
 LEADING = ("run_id", "method", "pair", "seed", "protocol", "source_free", "accuracy", "macro_f1",
            "source_accuracy", "oracle_accuracy", "seconds", "device")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,7 +14,9 @@ from dabench.errors import DabenchError
 from dabench.report import leaderboard_cells, row_label
 from dabench.reports.per_class import mean_confusion
 from dabench.reports.selection import LAST, criterion_label
-from dabench.validators import Validator
+
+if TYPE_CHECKING:
+    from dabench.validators import Validator
 
 
 def _pyplot() -> Any:

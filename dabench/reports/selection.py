@@ -6,10 +6,12 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dabench.errors import DabenchError
-from dabench.validators import Validator, history_scores
+
+if TYPE_CHECKING:  # validators.py scores models (torch); reports only read their scores
+    from dabench.validators import Validator
 
 LAST, ORACLE = "last", "oracle"
 ORACLE_LABEL = "oracle: best epoch on target test"
@@ -32,6 +34,12 @@ def criterion_label(criterion: str) -> str:
     if criterion == ORACLE:
         return ORACLE_LABEL
     return f"epoch chosen by {criterion}"
+
+
+def history_scores(history: list[dict[str, Any]], name: str) -> list[float] | None:
+    """The per-epoch scores of validator ``name``, or None if some epoch lacks them."""
+    scores = [entry.get("validators", {}).get(name) for entry in history]
+    return None if any(score is None for score in scores) else scores
 
 
 def select(record: dict[str, Any], criterion: str, validators: Mapping[str, Validator]) -> dict[str, Any] | None:

@@ -1,0 +1,152 @@
+"""`dabench report ...`: tables and figures read from the run folders and their index, never from models.
+
+The plugin registry is loaded only where a report needs what plugins provide: a suite's pairs, a
+validator's direction (a label-free selection; the selection and export reports list every validator), or
+an alias of a method id not recorded as such in the runs. Loading it imports the plugins, and the
+built-in ones import torch; everything else here stays torch-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dabench import paths, report, results
+from dabench.errors import DabenchError
+from dabench.registry import get_registry
+from dabench.reports.selection import LAST, ORACLE
+
+SELECTION_HELP = ("Which epoch each run is scored at: last (the default), oracle (best epoch on target TEST, "
+                  "analysis only, always labelled) or a label-free validator (dabench list validators).")
+VARIANT_HELP = ("Which settings variant, as the leaderboard shows it in brackets (e.g. 'epochs=1, "
+                "backbone=resnet18'), or 'default'; needed when the runs have several.")
+
+
+@click.group("report")
+def report_group() -> None:
+    """Tables and figures from the finished runs."""
+
+
+def _finished_runs() -> list[dict[str, Any]]:
+    records = results.load_results()
+    if not records:
+        raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
+    return records
+
+
+def _validators_for(selection: str) -> dict[str, Any]:
+    """The validators a criterion needs: none for last and oracle, which read the recorded accuracies; a
+    validator's name (or an unknown criterion, whose error lists the valid ones) needs the plugins."""
+    return {} if selection in (LAST, ORACLE) else get_registry().validators
+
+
+def _method_id(name: str, records: list[dict[str, Any]]) -> str:
+    """``name`` as the runs record it; the registry only to resolve an alias or refuse an unknown method."""
+    if any(record["method"] == name for record in records):
+        return name
+    return get_registry().method(name).id
+
+
+def _suite_pairs(suite: str | None) -> list[str] | None:
+    return list(get_registry().suite(suite).pairs) if suite else None
+
+
+@report_group.command("reindex")
+def reindex() -> None:
+    """Rebuild results.sqlite from the run folders. Reports already update it whenever runs/ changes
+    (a folder added, deleted or edited); this rebuilds it from scratch, e.g. after restoring a backup."""
+    count = results.rebuild_index()
+    click.echo(f"indexed {count} finished run(s) from {paths.runs_dir()} in {paths.index_path()}")
+
+
+@report_group.command("leaderboard")
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+@click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
+@click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
+@click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
+@click.option("--no-reported", is_flag=True, help="Leave out the published (reported) rows.")
+def leaderboard(fmt: str, suite: str | None, metric: str, selection: str, no_reported: bool) -> None:
+    """Methods x pairs, mean ± std (n) over seeds, in percent; the best measured cell per column in bold
+    (github, latex, html); published rows follow, marked (reported)."""
+    from dabench import reported
+
+    records = results.load_results()
+    pairs = _suite_pairs(suite)
+    if not records and (no_reported or not suite):
+        raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
+    header, rows, bold = report.leaderboard(records, pairs, metric, selection, _validators_for(selection))
+    if not no_reported:
+        rows += reported.leaderboard_rows(header[1:-1], metric)
+    click.echo(report.render(header, rows, fmt, bold))
+
+
+@report_group.command("selection")
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+@click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
+def selection_report(fmt: str, metric: str) -> None:
+    """Per method and pair: the score each selection criterion picks, and its gap to the oracle."""
+    from dabench.reports.selection import selection_table
+
+    header, rows = selection_table(_finished_runs(), get_registry().validators, metric)
+    click.echo(report.render(header, rows, fmt))
+
+
+@report_group.command("per-class")
+@click.option("--method", "-m", required=True, help="Method id.")
+@click.option("--pair", "-p", required=True, help="SOURCE:TARGET.")
+@click.option("--protocol", default="inductive", type=click.Choice(["inductive", "transductive"]), show_default=True)
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+@click.option("--normalise", is_flag=True, help="Confusion rows in % of the true class instead of mean counts.")
+@click.option("--variant", default=None, help=VARIANT_HELP)
+def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, variant: str | None) -> None:
+    """Per-class accuracy and the confusion matrix (final models, mean over seeds)."""
+    from dabench.reports.per_class import confusion_table, per_class_table, runs_of
+
+    records = _finished_runs()
+    runs = runs_of(records, _method_id(method, records), pair, protocol, variant)
+    click.echo(report.render(*per_class_table(runs), fmt))
+    click.echo("")
+    click.echo(report.render(*confusion_table(runs, normalise), fmt))
+
+
+@report_group.command("plot")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("leaderboard.png"), show_default=True)
+@click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
+@click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
+@click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
+@click.option("--confusion", "confusion_of", nargs=2, default=None, metavar="METHOD PAIR",
+              help="Draw the confusion-matrix heat map of METHOD on PAIR instead of the bar chart.")
+@click.option("--variant", default=None, help="With --confusion: " + VARIANT_HELP)
+def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of: tuple[str, str] | None,
+         variant: str | None) -> None:
+    """A PNG: the leaderboard as bars with std error bars, or a confusion heat map (needs dabench[plots])."""
+    from dabench.reports import plot as plots
+    from dabench.reports.per_class import runs_of
+
+    records = _finished_runs()
+    if confusion_of:
+        method, pair = confusion_of
+        written = plots.plot_confusion(runs_of(records, _method_id(method, records), pair, variant=variant), out)
+    else:
+        written = plots.plot_leaderboard(records, out, _suite_pairs(suite), metric, selection,
+                                         _validators_for(selection))
+    click.echo(f"wrote {written}")
+
+
+@report_group.command("export")
+@click.option("--format", "fmt", default="csv", type=click.Choice(["csv", "json"]), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: stdout).")
+def export(fmt: str, out: Path | None) -> None:
+    """Every finished run with its resolved config and each criterion's selection (pandas.read_csv-ready)."""
+    from dabench.reports.export import attach_configs, export_csv, export_json
+
+    records = attach_configs(_finished_runs())
+    text = (export_csv if fmt == "csv" else export_json)(records, get_registry().validators)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        click.echo(f"wrote {len(records)} run(s) to {out}")

@@ -1,0 +1,98 @@
+"""`dabench sweep` and `dabench status`: methods x pairs x seeds, and where such a sweep stands.
+dabench.sweep imports the runner (torch), so it is imported inside each command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dabench import paths
+from dabench.errors import DabenchError
+from dabench.registry import get_registry
+
+
+def _selection_options(function):
+    """The options that pick a sweep's runs (shared by `sweep` and `status`)."""
+    options = [
+        click.option("--suite", default=None, help="A named list of pairs (dabench list suites)."),
+        click.option("--pairs", default=None, help="Comma-separated SOURCE:TARGET pairs."),
+        click.option("--methods", default=None, help="Comma-separated method ids."),
+        click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds, or a range 0-4."),
+        click.option("--backbone", default=None, help="Backbone id for every run (default: per pair)."),
+        click.option("-c", "--config", "config_files", multiple=True, type=click.Path(path_type=Path),
+                     help="YAML file(s) merged over the defaults."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="Override one key; a method key applies to the methods that have it."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _sweep_requests(selection: dict) -> list:
+    from dabench import sweep as sweeps
+
+    registry = get_registry()
+    if selection["suite"] and selection["pairs"]:
+        raise DabenchError("give --suite or --pairs, not both")
+    pairs = list(registry.suite(selection["suite"]).pairs) if selection["suite"] else sweeps.split_list(selection["pairs"])
+    planned = sweeps.plan_sweep(registry, sweeps.split_list(selection["methods"]), pairs,
+                                sweeps.parse_seeds(selection["seeds"]), selection["backbone"], tuple(selection["sets"]))
+    return [request for _, request in planned]
+
+
+def _selection(suite, pairs, methods, seeds, backbone, config_files, sets) -> dict:
+    from dabench import sweep as sweeps
+
+    file_sets = [s for path in config_files for s in sweeps.file_as_sets(path)]
+    return {"suite": suite, "pairs": pairs, "methods": methods, "seeds": seeds, "backbone": backbone,
+            "sets": file_sets + list(sets)}
+
+
+@click.command("sweep")
+@_selection_options
+@click.option("--launcher", default="local", type=click.Choice(["local", "ray"]), show_default=True)
+@click.option("--workers", type=int, default=None,
+              help="local: worker processes (default: one per visible GPU; else 1, in this process).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@click.option("--retry-failed", is_flag=True, help="Rerun the runs that failed before (else they are skipped).")
+@click.option("--dry-run", is_flag=True, help="Show what is done, running, failed and pending; run nothing.")
+@click.option("--ray-address", default="auto", show_default=True,
+              help="ray: the cluster to join ('auto': the one `ray start` made here, else a new local one).")
+def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, launcher, workers, device,
+          retry_failed, dry_run, ray_address) -> None:
+    """Run methods x pairs x seeds. Finished runs are skipped, interrupted ones resume, failed ones are
+    reported (and rerun with --retry-failed); exits 1 unless every run ends done (some failed, or are
+    still running elsewhere, or were left interrupted), with a line saying which."""
+    from dabench import sweep as sweeps
+
+    selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets)
+    requests = _sweep_requests(selection)
+    if dry_run:
+        click.echo(sweeps.format_status(sweeps.sweep_status(requests), "dry run, nothing started:"))
+        return
+    sweeps.save_selection(selection)
+    summary = sweeps.run_sweep(requests, launcher, workers, device, retry_failed, ray_address, echo=click.echo)
+    if summary.exit_code:
+        click.echo(summary.message, err=True)
+    raise click.exceptions.Exit(summary.exit_code)
+
+
+@click.command("status")
+@_selection_options
+def status(suite, pairs, methods, seeds, backbone, config_files, sets) -> None:
+    """Done / running / failed / interrupted / pending runs of a sweep (by default the last one started
+    with this DABENCH_HOME), with each failed run's error."""
+    from dabench import sweep as sweeps
+
+    if suite or pairs or methods:
+        selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets)
+    else:
+        selection = sweeps.load_selection()
+    if selection is None:
+        click.echo(sweeps.format_status(sweeps.folder_entries(), f"every run folder in {paths.runs_dir()}:"))
+        return
+    what = selection["suite"] or selection["pairs"]
+    click.echo(sweeps.format_status(sweeps.sweep_status(_sweep_requests(selection)),
+                                    f"sweep {selection['methods']} on {what}, seeds {selection['seeds']}:"))

@@ -110,6 +110,9 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
         splits[side] = dataset.split_identity(options)
     cfg.build_dataclass(cfg.SupervisedRecipe, resolved["source"], "source recipe")
     cfg.build_dataclass(DistilRecipe, resolved["distil"], "distil recipe")
+    for section in unused_sections(method_cls, resolved["init"]):  # what the run never reads is not its identity
+        del resolved[section]
+        user_changes.pop(section, None)
     hparams = cfg.build_dataclass(method_cls.Hparams, {k: resolved[k] for k in hparam_defaults},
                                   f"hyperparameters for method '{method_cls.id}'")
     source_ds, target_ds = registry.dataset(parsed_pair.source), registry.dataset(parsed_pair.target)
@@ -123,6 +126,16 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
               "variant": cfg.describe_changes(user_changes), "splits": splits, **resolved}
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16],
                    source_file)
+
+
+def unused_sections(method_cls: type[Method], init: str) -> tuple[str, ...]:
+    """The stage recipes a run of ``method_cls`` from ``init`` never reads: ``ssl`` unless init=ssl, and
+    ``distil`` unless the method adapts the network it is handed from an init other than the source
+    model. They are left out of its config, so a changed SSL default does not rename every run."""
+    unused = [] if init == "ssl" else ["ssl"]
+    if init == "source" or method_cls.builds_network:
+        unused.append("distil")
+    return tuple(unused)
 
 
 def source_spec(plan: RunPlan, data_key: str = "") -> SourceSpec:

@@ -85,8 +85,9 @@ def publish_dir(tmp: Path, final: Path) -> None:
 
 def clean_stale_temps(final: Path, max_age_hours: float = STALE_TEMP_HOURS) -> list[Path]:
     """Delete the temp folders and files that builds of ``final`` left behind when they were killed:
-    those whose owner is a dead process of this host, and any older than ``max_age_hours`` (a build's
-    temp lives for the seconds its files take to write, so an old one is a leftover whoever made it).
+    those whose owner is a dead process of this host, and any older than ``max_age_hours`` (an owner on
+    another host cannot be asked whether it lives; but only the holder of the artifact's lock builds,
+    and calls this, so one that has lain there for hours is a leftover whoever made it).
     Call it under the artifact's lock. Returns what it removed."""
     removed = []
     cutoff = time.time() - max_age_hours * 3600

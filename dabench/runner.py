@@ -39,7 +39,6 @@ from dabench.train.features import predict
 from dabench.train.metrics import classification_metrics
 from dabench.validators import fixed_subsample, score_model
 
-
 MAX_SEED = 2**32 - 1
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
-import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from filelock import FileLock
 
 from dabench import atomic, paths
+from dabench.artifacts import META, cached_artifact, checked_meta, checkpoint_beside
 from dabench.checkpoint import Checkpointer
 from dabench.config import build_dataclass
 from dabench.data.pairs import prepare, split_in_classes
@@ -64,28 +61,24 @@ def artifact_folder(spec: SourceSpec) -> Path:
     return paths.cache_dir("source_models") / f"{spec.dataset}-{spec.backbone}-{atomic.sha256_json(spec.key())[:16]}"
 
 
+def checkpoint_path(spec: SourceSpec) -> Path:
+    """The per-epoch checkpoint of a training in progress, beside the artifact."""
+    return checkpoint_beside(artifact_folder(spec))
+
+
 def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device,
                      amp: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
     """The cached source model for ``spec``, trained first if absent or corrupt (one process trains,
     the others wait on the lock and reuse it). ``amp``: the run's bf16/channels_last switch, used when
     training on CUDA; like the device, it is not part of the cache key."""
     spec = with_data_key(spec, registry)
-    folder = artifact_folder(spec)
-    loaded = _load_verified(folder, registry, device, quiet=True)
-    if loaded is not None:
-        return loaded
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):  # only the lock holder warns and publishes over a corrupt model
-        loaded = _load_verified(folder, registry, device)
-        if loaded is None:
-            _train_into(spec, registry, device, folder, amp)
-            loaded = _load_verified(folder, registry, device)
-    if loaded is None:
-        raise DabenchError(f"source model {folder} failed its checksum right after it was written")
-    return loaded
+    return cached_artifact(artifact_folder(spec), "source model",
+                           load=lambda folder: _load_verified(folder, registry, device),
+                           build=lambda tmp: _train_into(spec, registry, device, tmp, amp),
+                           remedy="retraining it", checkpoint=checkpoint_path(spec))
 
 
-def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, folder: Path, amp: bool = True) -> None:
+def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, tmp: Path, amp: bool = True) -> None:
     dataset = registry.dataset(spec.dataset)
     prepared = prepare(dataset, spec.data_options, spec.image_size)
     train = split_in_classes(prepared, "train", spec.classes)
@@ -95,8 +88,7 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, fold
     recipe = build_dataclass(SupervisedRecipe, spec.recipe, "source recipe")
     started = time.perf_counter()
     # beside the artifact and under its lock: a killed source training resumes after its last epoch
-    checkpoint = Checkpointer(folder.with_name(folder.name + ".checkpoint.pt"), generator,
-                              owner=atomic.sha256_json(spec.key()))
+    checkpoint = Checkpointer(checkpoint_path(spec), generator, owner=atomic.sha256_json(spec.key()))
     outcome = train_supervised(model, images_to_device(train.images, device),
                                torch.from_numpy(train.labels).to(device), recipe, generator,
                                desc=f"source {spec.dataset}", checkpoint=checkpoint, amp=amp)
@@ -110,16 +102,9 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, fold
             "source_test_accuracy": test_accuracy, "best_epoch": outcome["best_epoch"],
             "val_history": outcome["history"], "train_seconds": round(seconds, 3),
             "dataset_cache": prepared.key, "split_hash": prepared.meta.get("split_hash")}
-    tmp = atomic.temp_dir_beside(folder)
-    try:
-        save_checkpoint(model, meta, tmp / CHECKPOINT)
-        meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
-        atomic.write_json(tmp / "meta.json", meta)
-        atomic.publish_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    checkpoint.clear()
+    save_checkpoint(model, meta, tmp / CHECKPOINT)
+    meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
+    atomic.write_json(tmp / META, meta)
 
 
 def save_checkpoint(model: ClassifierNet, meta: dict[str, Any], path: Path) -> None:
@@ -128,24 +113,11 @@ def save_checkpoint(model: ClassifierNet, meta: dict[str, Any], path: Path) -> N
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def _load_verified(folder: Path, registry: Registry, device: torch.device,
-                   quiet: bool = False) -> tuple[ClassifierNet, dict[str, Any]] | None:
-    """The cached model and its meta, or None when absent or unreadable (``quiet``: no warning, for the
-    look taken before the lock; a corrupt folder is replaced by the next publish, never deleted here,
-    so a reader can never remove a model another process has just written)."""
-    meta_path = folder / "meta.json"
-    if not meta_path.exists():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-        if atomic.sha256_file(folder / CHECKPOINT) != meta.get("sha256"):
-            raise ValueError("the checkpoint does not match its checksum")
-        spec = meta["spec"]
-        return _restore(folder / CHECKPOINT, registry, spec["backbone"], tuple(spec["classes"]), device), meta
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:  # JSONDecodeError is a ValueError
-        if not quiet:
-            print(f"dabench: warning: source model {folder} is unreadable ({exc}); retraining it", file=sys.stderr)
-        return None
+def _load_verified(folder: Path, registry: Registry, device: torch.device) -> tuple[ClassifierNet, dict[str, Any]]:
+    """The cached model and its meta, once the checkpoint matches its checksum (else ValueError)."""
+    meta = checked_meta(folder, CHECKPOINT)
+    spec = meta["spec"]
+    return _restore(folder / CHECKPOINT, registry, spec["backbone"], tuple(spec["classes"]), device), meta
 
 
 def _restore(path: Path, registry: Registry, backbone: str, classes: tuple[str, ...], device: torch.device) -> ClassifierNet:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import random
-import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +15,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from filelock import FileLock
 from torch import nn
 
 from dabench import atomic, paths
+from dabench.artifacts import META, cached_artifact, checked_meta, checkpoint_beside
 from dabench.checkpoint import Checkpointer
-from dabench.errors import DabenchError
 from dabench.models import ClassifierNet, build_model
 from dabench.registry import Registry
 from dabench.ssl import SSLRecipe
@@ -59,31 +55,20 @@ def artifact_folder(spec: SSLSpec) -> Path:
 
 
 def checkpoint_path(spec: SSLSpec) -> Path:
-    """The per-epoch checkpoint of a build in progress, beside the artifact (written under its lock)."""
-    folder = artifact_folder(spec)
-    return folder.with_name(folder.name + ".checkpoint.pt")
+    """The per-epoch checkpoint of a build in progress, beside the artifact."""
+    return checkpoint_beside(artifact_folder(spec))
 
 
 def get_ssl_backbone(spec: SSLSpec, registry: Registry, images: torch.Tensor,
                      amp: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """The pretrained backbone for ``spec`` on ``images``' device (pretrained first if absent or corrupt)."""
-    folder = artifact_folder(spec)
-    loaded = _load_verified(folder, registry, spec, images.device)
-    if loaded is not None:
-        return loaded
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):
-        loaded = _load_verified(folder, registry, spec, images.device, under_lock=True)
-        if loaded is None:
-            _pretrain_into(spec, registry, images, amp, folder)
-            loaded = _load_verified(folder, registry, spec, images.device)
-    if loaded is None:
-        raise DabenchError(f"SSL backbone {folder} failed its checksum right after it was written")
-    return loaded
+    return cached_artifact(artifact_folder(spec), "SSL backbone",
+                           load=lambda folder: _load_verified(folder, registry, spec, images.device),
+                           build=lambda tmp: _pretrain_into(spec, registry, images, amp, tmp),
+                           remedy="pretraining it again", checkpoint=checkpoint_path(spec))
 
 
-def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp: bool, folder: Path) -> None:
-    atomic.clean_stale_temps(folder)  # what a build killed while publishing left behind
+def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp: bool, tmp: Path) -> None:
     checkpoint = Checkpointer(checkpoint_path(spec), owner=atomic.sha256_json(spec.key()))
     # seeded on its own and in a forked RNG, so the artifact does not depend on what the caller drew
     # before, and the caller's random state is the same whether the artifact was cached or not; Python's
@@ -106,37 +91,17 @@ def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp:
         np.random.set_state(numpy_rng)
     meta = {"format": FORMAT, "spec": spec.key(), "train_seconds": round(time.perf_counter() - started, 3),
             "images": len(images), **outcome}
-    tmp = atomic.temp_dir_beside(folder)
-    try:
-        buffer = io.BytesIO()
-        torch.save({"format": FORMAT, "state_dict": backbone.state_dict()}, buffer)
-        atomic.write_bytes(tmp / CHECKPOINT, buffer.getvalue())
-        meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
-        atomic.write_json(tmp / "meta.json", meta)
-        atomic.publish_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    checkpoint.clear()  # only once the artifact is in place: a kill before this resumes, not restarts
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "state_dict": backbone.state_dict()}, buffer)
+    atomic.write_bytes(tmp / CHECKPOINT, buffer.getvalue())
+    meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
+    atomic.write_json(tmp / META, meta)
 
 
-def _load_verified(folder: Path, registry: Registry, spec: SSLSpec, device: torch.device,
-                   under_lock: bool = False) -> tuple[nn.Module, dict[str, Any]] | None:
-    """The artifact, or None when it is absent or corrupt. A corrupt one is left in place (the rebuild
-    publishes over it in one step): a reader without the lock that deleted it could remove a fresh
-    artifact it caught mid-publish. Only the lock holder, which rebuilds it, warns."""
-    meta_path = folder / "meta.json"
-    if not meta_path.exists():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-        if atomic.sha256_file(folder / CHECKPOINT) != meta.get("sha256"):
-            raise ValueError("checkpoint does not match its checksum")
-        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["state_dict"]
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        if under_lock:
-            print(f"dabench: warning: SSL backbone {folder} is corrupt ({exc}); pretraining it again", file=sys.stderr)
-        return None
+def _load_verified(folder: Path, registry: Registry, spec: SSLSpec, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+    """The artifact in ``folder``, once its checkpoint matches its checksum (else ValueError)."""
+    meta = checked_meta(folder, CHECKPOINT)
+    state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)["state_dict"]
     backbone = registry.backbone(spec.backbone).build(None)
     backbone.load_state_dict(state)
     return backbone.to(device), dict(meta, path=str(folder))

@@ -18,7 +18,6 @@ from dabench.train.features import extract
 from dabench.train.schedule import sgd
 from dabench.train.soft_targets import cosine_decay, train_soft_targets
 
-
 # the student's training augmentation; the paper's (the reference code's) is the default
 AUGMENTATIONS = {"reference": augment_reference, "light": augment, "none": None}
 

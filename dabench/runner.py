@@ -29,7 +29,7 @@ from dabench.labels import pair_classes
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet, build_model, check_image_size
 from dabench.registry import Pair, Registry
-from dabench.source import SourceSpec, get_source_model, inspect_source_file, load_source_file
+from dabench.source import SourceSpec, artifact_folder, get_source_model, inspect_source_file, load_source_file
 from dabench.ssl import SSLRecipe, check_backbone, ssl_seed
 from dabench.ssl.artifact import SSLSpec, ssl_model
 from dabench.train.batches import images_to_device
@@ -306,8 +306,14 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         source_split_hash = source_meta.get("split_hash")
     else:
         spec = source_spec(plan, source_prepared.key)
+        cached = (artifact_folder(spec) / "meta.json").exists()
         source_model, source_meta = get_source_model(spec, registry, device, amp=config["amp"])
         source_split_hash = source_prepared.meta.get("split_hash")
+        how = "reused from the cache" if cached else f"trained now in {source_meta.get('train_seconds')} s"
+        held_out = source_meta.get("source_val_accuracy")
+        progress.log_line(f"source model {source_meta.get('sha256', '')[:12]} ({plan.pair.source}, {config['backbone']}, "
+                          f"{config['image_size']} px, seed {plan.seed}): {how}"
+                          + (f"; held-out source accuracy {held_out:.1%}" if held_out is not None else ""))
     mark = timed("source_model", mark)
 
     test_images = images_to_device(target_test.images, device)

@@ -6,16 +6,14 @@ from __future__ import annotations
 import torch
 
 import dabench
+from dabench.train.losses import information_maximization
 from dabench.validators import Validator
 
 
 def information_maximisation(features: torch.Tensor, logits: torch.Tensor) -> float:
-    """logits (N, K) -> H(mean_i p_i) - mean_i H(p_i), in nats."""
-    probs = torch.softmax(logits.float(), dim=1)
-    per_sample = -(probs * torch.log(probs.clamp_min(1e-12))).sum(1).mean()
-    mean_prob = probs.mean(0)
-    diversity = -(mean_prob * torch.log(mean_prob.clamp_min(1e-12))).sum()
-    return float(diversity - per_sample)
+    """logits (N, K) -> H(mean_i p_i) - mean_i H(p_i), in nats: exactly minus SHOT's IM loss
+    (:func:`dabench.train.losses.information_maximization`, with its epsilon)."""
+    return float(-information_maximization(torch.softmax(logits.float(), dim=1)))
 
 
 INFO_MAX = Validator("info_max", information_maximisation, higher_is_better=True,

@@ -18,17 +18,29 @@ FEATURES = torch.zeros(4, 256)
 
 def test_entropy_of_uniform_and_one_hot(validators) -> None:
     score = validators["entropy"].score
-    assert score(FEATURES, torch.zeros(4, 7)) == pytest.approx(math.log(7), rel=1e-6)
-    assert score(FEATURES, 100 * torch.eye(4)) == pytest.approx(0.0, abs=1e-6)
+    # SHOT's epsilon (1e-5) inside the logarithm, as the methods' entropy loss has it
+    assert score(FEATURES, torch.zeros(4, 7)) == pytest.approx(-math.log(1 / 7 + 1e-5), rel=1e-6)
+    assert score(FEATURES, 100 * torch.eye(4)) == pytest.approx(-math.log(1 + 1e-5), abs=1e-7)  # -log(1 + eps)
 
 
 def test_info_max_prefers_confident_and_diverse(validators) -> None:
     score = validators["info_max"].score
-    assert score(FEATURES, 100 * torch.eye(4)) == pytest.approx(math.log(4), rel=1e-5)  # diverse, confident
+    # diverse, confident: H(mean) - mean H = -log(1/4 + eps) + log(1 + eps), with eps = 1e-5
+    assert score(FEATURES, 100 * torch.eye(4)) == pytest.approx(-math.log(1 / 4 + 1e-5) + math.log(1 + 1e-5), rel=1e-6)
     one_class = torch.zeros(4, 4)
     one_class[:, 0] = 100
     assert score(FEATURES, one_class) == pytest.approx(0.0, abs=1e-5)  # confident, collapsed
     assert score(FEATURES, torch.zeros(4, 4)) == pytest.approx(0.0, abs=1e-6)  # diverse on average, unsure
+
+
+def test_validators_are_the_methods_own_losses(validators) -> None:
+    """"SHOT's objective with the sign flipped" is the same number as SHOT's loss, epsilon included."""
+    from dabench.train.losses import entropy, information_maximization
+
+    logits = torch.randn(64, 7, generator=torch.Generator().manual_seed(0)) * 3
+    probs = torch.softmax(logits, dim=1)
+    assert validators["entropy"].score(FEATURES, logits) == float(entropy(probs).mean())
+    assert validators["info_max"].score(FEATURES, logits) == -float(information_maximization(probs))
 
 
 def test_snd_hand_computed(validators) -> None:

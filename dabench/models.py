@@ -80,4 +80,5 @@ def backbone_parameters(model: ClassifierNet) -> list[nn.Parameter]:
 
 
 def head_parameters(model: ClassifierNet) -> list[nn.Parameter]:
+    """The bottleneck's and classifier's parameters (the optimiser group that takes the base lr)."""
     return list(model.bottleneck.parameters()) + list(model.classifier.parameters())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from dabench.methods import AdaptContext
-from dabench.models import ClassifierNet
+from dabench.models import ClassifierNet, head_parameters
 from dabench.recipes import DistilRecipe
 from dabench.train.batches import augment
 from dabench.train.features import extract
@@ -41,7 +41,7 @@ def distil_source(student: ClassifierNet, teacher: ClassifierNet, images: torch.
     _, teacher_logits = extract(teacher, images)
     targets = teacher_logits.softmax(1)
     optimizer = sgd([(student.backbone.parameters(), recipe.backbone_lr_mult),
-                     (list(student.bottleneck.parameters()) + list(student.classifier.parameters()), 1.0)],
+                     (head_parameters(student), 1.0)],
                     lr=recipe.lr, weight_decay=recipe.weight_decay)
     return train_soft_targets(student, images, targets, ctx, optimizer, epochs=recipe.epochs,
                               batch_size=recipe.batch_size, base_lr=recipe.lr, decay=shot_decay,

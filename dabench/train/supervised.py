@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dabench.checkpoint import Checkpointer
-from dabench.models import ClassifierNet
+from dabench.models import ClassifierNet, head_parameters
 from dabench.progress import epochs, note
 from dabench.recipes import SupervisedRecipe
 from dabench.train.batches import augment, index_batches, to_float
@@ -38,7 +38,7 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
     n_val = int(round(len(images) * recipe.val_fraction))
     val_index, train_index = order[:n_val], order[n_val:]
     optimizer = sgd([(model.backbone.parameters(), recipe.backbone_lr_mult),
-                     (list(model.bottleneck.parameters()) + list(model.classifier.parameters()), 1.0)],
+                     (head_parameters(model), 1.0)],
                     lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps_per_epoch = max(1, -(-len(train_index) // recipe.batch_size))
     total_steps = recipe.epochs * steps_per_epoch

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
-from dabench.models import ClassifierNet
+from dabench.models import ClassifierNet, head_parameters
 from dabench.train.knn import MemoryBank, check_bank_size, topk_neighbours
 from dabench.train.losses import batch_dispersion, neighbour_attraction
 from dabench.train.schedule import sgd
@@ -56,7 +55,6 @@ class Aad(Method):
     id = "aad"
     Hparams = AadHparams
     paper = "Yang et al., NeurIPS 2022, arXiv 2205.04183"
-    defaults_file = Path(__file__).with_name("aad.yaml")
 
     def check_target(self, n_images: int) -> None:
         check_bank_size(self.id, n_images, self.hparams.K)
@@ -65,7 +63,7 @@ class Aad(Method):
         hp: AadHparams = self.hparams
         self.check_target(len(target))
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
-                         (list(model.bottleneck.parameters()) + list(model.classifier.parameters()), 1.0)],
+                         (head_parameters(model), 1.0)],
                         lr=hp.lr, weight_decay=hp.weight_decay)
         with ctx.stage("bank"):
             bank = MemoryBank.build(model, target.images)

@@ -9,7 +9,7 @@ import torch
 
 import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
-from dabench.models import ClassifierNet
+from dabench.models import ClassifierNet, head_parameters
 from dabench.train.knn import NON_RECIPROCAL_WEIGHT, MemoryBank, check_bank_size, nrc_neighbourhood
 from dabench.train.losses import diversity, neighbour_attraction
 from dabench.train.schedule import sgd
@@ -63,7 +63,7 @@ class Nrc(Method):
         hp: NrcHparams = self.hparams
         self.check_target(len(target))
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
-                         (list(model.bottleneck.parameters()) + list(model.classifier.parameters()), 1.0)],
+                         (head_parameters(model), 1.0)],
                         lr=hp.lr, weight_decay=hp.weight_decay)
         with ctx.stage("bank"):
             bank = MemoryBank.build(model, target.images)

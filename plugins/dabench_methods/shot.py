@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +52,6 @@ class Shot(Method):
     id = "shot"
     Hparams = ShotHparams
     paper = "Liang et al., ICML 2020, arXiv 2002.08546"
-    defaults_file = Path(__file__).with_name("shot.yaml")
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         hp: ShotHparams = self.hparams

@@ -17,8 +17,6 @@ class TargetOracleHparams:
     epochs: int = field(default=20, metadata={"help": "training epochs on the target train split"})
     batch_size: int = field(default=64, metadata={"help": "batch size"})
     lr: float = field(default=0.01, metadata={"help": "learning rate"})
-    from_scratch: bool = field(default=True, metadata={
-        "help": "start from a freshly initialised network (true) or fine-tune the source model (false)"})
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -33,13 +31,13 @@ class TargetOracle(Method):
     id = "target_oracle"
     Hparams = TargetOracleHparams
     source_free = False
-    inits = ("source",)  # from_scratch=true gives the other meaningful start
+    inits = ("scratch", "source")  # a freshly initialised network, or (init=source) fine-tune the source model
+    builds_network = True  # it trains the network ctx.init names, never a distilled copy
 
     def adapt_with_labels(self, model: ClassifierNet, target: TargetImages, labels: torch.Tensor,
                           ctx: AdaptContext) -> ClassifierNet:
         hp = self.hparams
-        if hp.from_scratch:
-            model = ctx.initial_model("scratch")
+        model = ctx.initial_model(ctx.init)
         recipe = SupervisedRecipe(epochs=hp.epochs, batch_size=hp.batch_size, lr=hp.lr)
         with ctx.stage("train"):
             # the run folder's checkpoint: a killed run resumes after its last finished epoch

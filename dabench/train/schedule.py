@@ -11,7 +11,7 @@ from torch import nn
 
 def sgd(groups: Iterable[tuple[Iterable[nn.Parameter], float]], lr: float, weight_decay: float,
         momentum: float = 0.9, nesterov: bool = True) -> torch.optim.SGD:
-    """groups: (parameters, lr multiplier); groups with multiplier 0 are left out (frozen)."""
+    """SGD over groups of (parameters, lr multiplier); a group with multiplier 0 or no trainable parameter is left out."""
     param_groups = []
     for params, mult in groups:
         params = [p for p in params if p.requires_grad]
@@ -27,5 +27,6 @@ def shot_decay(progress: float, gamma: float = 10.0, power: float = 0.75) -> flo
 
 
 def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> None:
+    """Set each group's lr to base_lr * its lr multiplier (1 if it has none) * factor, e.g. shot_decay(p)."""
     for group in optimizer.param_groups:
         group["lr"] = base_lr * group.get("lr_mult", 1.0) * factor

@@ -1,0 +1,308 @@
+"""The files ``dabench new-plugin`` writes, as ``str.format`` templates (doubled braces are literal):
+the package's pyproject, README and ``__init__``, one module per kind, and its tests."""
+
+PYPROJECT = '''[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "dabench-{dist}"
+version = "0.1.0"
+description = "dabench plugin: the {name} {kind}"
+requires-python = ">=3.11"
+dependencies = ["dabench"]
+
+[project.optional-dependencies]
+test = ["pytest>=7.4"]
+
+[project.entry-points.dabench]
+{name} = "dabench_{name}"
+
+[tool.setuptools.packages.find]
+include = ["dabench_{name}*"]
+'''
+
+INIT = '''"""dabench-{dist}: registers the {name} {kind} with dabench."""
+
+from __future__ import annotations
+
+import dabench
+from dabench_{name}.{kind} import {export}
+
+__all__ = ["{export}"]
+
+
+@dabench.hookimpl
+def register_{kind}s(register) -> None:
+    register({registered})
+'''
+
+METHOD = '''"""``{name}``: entropy minimisation on the BatchNorm affine parameters (a starting point; replace
+the loss with your method's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from dabench.methods import AdaptContext, Method, TargetImages
+from dabench.models import ClassifierNet
+from dabench.train.batches import augment, index_batches, to_float
+from dabench.train.device import autocast
+
+
+@dataclass(frozen=True)
+class {camel}Hparams:
+    epochs: int = field(default=5, metadata={{"help": "passes over the target train images"}})
+    batch_size: int = field(default=64, metadata={{"help": "batch size"}})
+    lr: float = field(default=1e-3, metadata={{"help": "Adam learning rate"}})
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+
+
+class {camel}(Method):
+    """Paper title (arXiv id) goes here, then every deviation from the paper and why."""
+
+    id = "{name}"
+    Hparams = {camel}Hparams
+
+    def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
+        hp = self.hparams
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        trained = [p for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                   for p in (m.weight, m.bias)]
+        for parameter in trained:
+            parameter.requires_grad_(True)
+        optimizer = torch.optim.Adam(trained, lr=hp.lr)
+        model.train()
+        for epoch in ctx.progress(range(hp.epochs), desc="{name}"):
+            # draw every random number from ctx.generator: the run is then deterministic for a seed
+            for batch in index_batches(len(target), hp.batch_size, ctx.generator, device=ctx.device):
+                images = augment(to_float(target.images[batch]), ctx.generator)
+                with autocast(ctx.device, ctx.amp):
+                    logits = model(images).float()
+                entropy = -(logits.softmax(1) * logits.log_softmax(1)).sum(1).mean()
+                optimizer.zero_grad(set_to_none=True)
+                entropy.backward()
+                optimizer.step()
+            ctx.end_epoch(model, epoch)  # lets dabench record per-epoch history and validator scores
+        return model
+'''
+
+DATASET = '''"""``{name}``: a FER dataset in the folder layout ``<split>/<class>/*.png``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dabench.data import DataOptions, Dataset, Split
+from dabench.data.images import CropSpec, ImageItem, decode_items, list_images, subfolders
+from dabench.labels import CANONICAL_CLASSES
+
+
+class {camel}(Dataset):
+    id = "{name}"
+    classes = CANONICAL_CLASSES
+    description = "FER images in <split>/<class>/*.png folders (canonical class names)"
+    layout = "train/<class>/*.png and test/<class>/*.png, <class> in: " + " ".join(CANONICAL_CLASSES)
+    native_size = 48
+    default_backbone = "small_cnn"
+
+    def source_signature(self, folder: Path) -> list[tuple[str, int]]:
+        return [(f"{{s.name}}/{{c.name}}", len(list_images(c))) for s in subfolders(folder) for c in subfolders(s)]
+
+    def build(self, folder: Path | None, options: DataOptions) -> dict[str, Split]:
+        assert folder is not None
+        splits = {{}}
+        for split in self.splits:
+            if not (folder / split).is_dir():
+                raise self.missing(folder, f"split folder '{{split}}/' not found")
+            items = [ImageItem(f"{{split}}/{{c.name}}/{{p.name}}", split, self.classes.index(c.name), p)
+                     for c in subfolders(folder / split) if c.name in self.classes for p in list_images(c)]
+            images, _ = decode_items(items, options.resolution, "RGB" if options.rgb else "L", CropSpec("none"))
+            splits[split] = Split(images, np.array([item.label for item in items], dtype=np.int64))
+        return splits
+'''
+
+BACKBONE = '''"""``{name}``: a two-block CNN backbone (a starting point; replace the layers with yours)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from dabench.models import Backbone
+
+FEATURE_DIM = 64
+
+
+def build(weights: Path | None = None) -> nn.Module:
+    """A module (B, 3, H, W) -> (B, FEATURE_DIM), for any H, W >= 2 (dabench normalises the images);
+    ``weights``: an optional local state_dict file (dabench never downloads any)."""
+    net = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(32, FEATURE_DIM, 3, padding=1, bias=False), nn.BatchNorm2d(FEATURE_DIM), nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    )
+    if weights is not None:
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return net
+
+
+# default_image_size=None: images at the pair's native size (the smaller of the two datasets')
+BACKBONE = Backbone("{name}", build, feature_dim=FEATURE_DIM, default_image_size=None,
+                    description="two conv blocks (32-64), BN, global average pool")
+'''
+
+VALIDATOR = '''"""``{name}``: mean top softmax probability on unlabelled target train images; higher is better
+(a starting point; replace the score with your criterion)."""
+
+from __future__ import annotations
+
+import torch
+
+from dabench.validators import Validator
+
+
+def mean_confidence(features: torch.Tensor, logits: torch.Tensor) -> float:
+    """Mean over samples of max softmax(logits); features (N, 256) bottleneck, logits (N, K)."""
+    return float(logits.float().softmax(1).max(1).values.mean())
+
+
+VALIDATOR = Validator("{name}", mean_confidence, higher_is_better=True,
+                      description="mean top softmax probability (higher is better)")
+'''
+
+TEST = '''"""dabench's conformance checks for the {name} {kind} (run: pytest tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest{third_party}
+
+import dabench_{name}
+{first_party}from dabench_{name} import {export}
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_entry_point_declared() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["entry-points"]["dabench"] == {{"{name}": "dabench_{name}"}}
+{checks}
+
+def test_listed_by_dabench_plugins(tmp_path: Path) -> None:
+    """Installed (pip install -e .), the entry point loads: `dabench plugins` lists it as ok."""
+    try:
+        metadata.distribution("dabench-{dist}")
+    except metadata.PackageNotFoundError:
+        pytest.skip("dabench-{dist} is not installed; run `pip install -e .` to check its entry point")
+    env = {{**os.environ, "DABENCH_LOAD_PLUGINS": "{name}"}}  # this plugin alone beside the built-ins
+    # -P and a neutral cwd: `python -m` puts the current folder first on sys.path, where a folder named
+    # dabench (a checkout) would shadow the installed dabench (ImportError: cannot import name 'PluginHost')
+    out = subprocess.run([sys.executable, "-P", "-m", "dabench", "plugins"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = next((line for line in out.stdout.splitlines() if line.split()[:1] == ["{name}"]), "")
+    assert " ok " in row and "{kind} {name}" in row, out.stdout + out.stderr
+'''
+
+# Per kind: the tests' third-party and dabench imports and their checks; below, the module's template,
+# what __init__ imports and registers, and a README command.
+CHECKS = {
+    "method": ("", "from dabench.testing import check_method, check_plugin\n", """
+
+def test_method_conforms() -> None:
+    report = check_method({camel})  # registration, tiny CPU runs, output shape, determinism, no labels
+    assert report.epochs_reported == [0]
+
+
+def test_plugin_registers_the_method() -> None:
+    assert list(check_plugin(dabench_{name}).methods) == ["{name}"]
+"""),
+    "dataset": ("", "from dabench.testing import check_dataset, check_plugin, write_image_folder\n", """
+
+def test_dataset_conforms(tmp_path: Path) -> None:
+    write_image_folder(tmp_path / "{name}", per_class=2)
+    assert check_dataset({camel}(), tmp_path) == {{"train": 14, "test": 14}}
+
+
+def test_plugin_registers_the_dataset(tmp_path: Path) -> None:
+    write_image_folder(tmp_path / "{name}", per_class=1)
+    assert list(check_plugin(dabench_{name}, data_roots={{"{name}": tmp_path}}).datasets) == ["{name}"]
+"""),
+    "backbone": ("\nimport torch", "from dabench.models import ClassifierNet\nfrom dabench.testing import check_plugin\n", """
+
+@pytest.mark.parametrize("side", [32, 48])
+def test_features_have_the_declared_width(side: int) -> None:
+    with torch.no_grad():
+        features = BACKBONE.build(None).eval()(torch.rand(2, 3, side, side))
+    assert features.shape == (2, BACKBONE.feature_dim)
+
+
+def test_every_layer_trains_under_a_classifier() -> None:
+    torch.manual_seed(0)
+    model = ClassifierNet(BACKBONE.build(None), BACKBONE.feature_dim, num_classes=7)
+    logits = model(torch.rand(4, 3, 32, 32))
+    assert logits.shape == (4, 7)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3])).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters())
+
+
+def test_weights_file_is_loaded(tmp_path: Path) -> None:
+    saved = BACKBONE.build(None)
+    torch.save(saved.state_dict(), tmp_path / "weights.pt")
+    loaded = BACKBONE.build(tmp_path / "weights.pt")
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), loaded.state_dict().values()))
+
+
+def test_plugin_registers_the_backbone() -> None:
+    assert list(check_plugin(dabench_{name}).backbones) == ["{name}"]
+"""),
+    "validator": ("\nimport torch", "from dabench.testing import check_plugin, check_validator\n", """
+
+def test_validator_conforms() -> None:
+    check_validator(VALIDATOR)  # a finite float, deterministic, independent of the order of the samples
+
+
+def test_scores_on_hand_made_predictions() -> None:
+    features = torch.zeros(4, 256)
+    assert VALIDATOR.score(features, 50 * torch.eye(4, 7)) == pytest.approx(1.0)  # sure of every sample
+    assert VALIDATOR.score(features, torch.zeros(4, 7)) == pytest.approx(1 / 7)  # uniform
+    assert VALIDATOR.higher_is_better
+
+
+def test_plugin_registers_the_validator() -> None:
+    assert list(check_plugin(dabench_{name}).validators) == ["{name}"]
+"""),
+}
+MODULES = {"method": METHOD, "dataset": DATASET, "backbone": BACKBONE, "validator": VALIDATOR}
+EXPORTS = {"method": ("{camel}", "{camel}"), "dataset": ("{camel}", "{camel}()"),
+           "backbone": ("BACKBONE", "BACKBONE"), "validator": ("VALIDATOR", "VALIDATOR")}
+USAGE = {
+    "method": "dabench run --method {name} --pair synth-lab:synth-wild",
+    "dataset": "dabench data prepare {name}   # reads $DABENCH_DATA/{name}/{{train,test}}/<class>/*.png",
+    "backbone": "dabench run --method shot --pair synth-lab:synth-wild --backbone {name}",
+    "validator": "dabench report leaderboard --selection {name}",
+}
+
+README = '''# dabench-{dist}
+
+    pip install -e '.[test]'  # then: dabench plugins  (lists "{name}")
+    {usage}
+    pytest tests              # dabench.testing conformance checks
+'''

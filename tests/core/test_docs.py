@@ -47,3 +47,10 @@ def test_helper_list_refuses_helpers_without_a_docstring() -> None:
         docs_helpers.summary(undocumented)
     with pytest.raises(ValueError, match=r"dabench\.train\.schedule\.no_such_helper is not a function"):
         docs_helpers.render({"dabench.train.schedule": ("no_such_helper",)})
+
+
+def test_readme_says_what_the_json_line_holds() -> None:
+    from dabench.cli.run import JSON_FIELDS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"one JSON object with the run's summary: `{', '.join(JSON_FIELDS)}`" in readme

@@ -10,7 +10,8 @@ import torch
 
 from dabench import registry as registry_module
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# the real FER data the real-data tests read: $DABENCH_TEST_DATA, else ../shared/data beside the checkout
+SHARED_DATA = Path(os.environ.get("DABENCH_TEST_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 # Tests register what they need; installed third-party plugins are not auto-loaded (datasette's rule).
 os.environ.setdefault("DABENCH_LOAD_PLUGINS", "")

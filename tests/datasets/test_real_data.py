@@ -3,6 +3,7 @@ the subject-disjoint split, and the data check's exact count of FER2013's known 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from dabench_datasets.ckplus import CLASSES as CKPLUS_CLASSES
 from dabench_datasets.ckplus import CkPlus, subject_of
 from dabench_datasets.fer2013 import Fer2013
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # as tests/conftest.py finds it
+# as tests/conftest.py finds it: $DABENCH_TEST_DATA, else ../shared/data beside the checkout
+SHARED_DATA = Path(os.environ.get("DABENCH_TEST_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 # ../shared/data/README.md, columns angry disgust fear happy neutral sad surprise
 README_COUNTS = {"train": (3995, 436, 4097, 7215, 4965, 4830, 3171), "val": (467, 56, 496, 895, 607, 653, 415),
                  "test": (491, 55, 528, 879, 626, 594, 416)}

@@ -23,6 +23,19 @@ class SupervisedRecipe:
     val_fraction: float = field(default=0.1, metadata={"help": "share of the train split held out to pick the epoch"})
     augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation during training"})
 
+    def __post_init__(self) -> None:
+        # a recipe that trains nothing (0 epochs), holds out every image or cannot form a batch would
+        # record a "done" run at chance; refused before anything is written
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"source: epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, {self.batch_size})")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"source: val_fraction must be in [0, 1) (the share held out to pick the epoch), "
+                             f"got {self.val_fraction}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"source: label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.lr <= 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0:
+            raise ValueError("source: lr must be > 0; backbone_lr_mult and weight_decay >= 0")
+
 
 @dataclass(frozen=True)
 class DistilRecipe:
@@ -45,6 +58,7 @@ class DistilRecipe:
 
 
 METHODS = ("swav", "simclr")
+OPTIMIZERS = ("sgd", "lars", "larc")
 RUN_SEED = "run"  # ssl.seed: one SSL stage per run seed instead of one per target
 
 
@@ -71,6 +85,24 @@ class SSLRecipe:
     large_scale_min: float = field(default=0.14, metadata={"help": "smallest area share of a large crop"})
     small_scale_max: float = field(default=0.14, metadata={"help": "largest area share of a small crop"})
     small_scale_min: float = field(default=0.05, metadata={"help": "smallest area share of a small crop"})
+    queue_length: int = field(default=0, metadata={
+        "help": "SwAV queue: the last N projections of each large crop join the batch in Sinkhorn-Knopp once the "
+                "queue is full (0: off; official at batch 256: 3840); a multiple of batch_size"})
+    queue_start_epoch: int = field(default=15, metadata={
+        "help": "epoch from which the SwAV queue fills (official epoch_queue_starts: 15)"})
+    optimizer: str = field(default="sgd", metadata={
+        "help": "sgd; lars: SGD under LARS (trust 0.001), biases and BatchNorm (1-d) parameters left out of the "
+                "adaptation and of weight decay; larc: apex LARC clip=False over every parameter, as official "
+                "SwAV's main_swav.py runs it"})
+    color_jitter: float = field(default=0.4, metadata={
+        "help": "brightness, contrast and saturation jitter: factors in [1 - s, 1 + s] (official SwAV: 0.8)"})
+    hue: float = field(default=0.0, metadata={
+        "help": "hue jitter: shifts in [-h, h] turns of the colour wheel on 80% of the views (official SwAV: 0.2; "
+                "none on grayscale images)"})
+    blur_p: float = field(default=0.0, metadata={
+        "help": "share of the views Gaussian-blurred, after the colour distortion (official SwAV: 0.5)"})
+    blur_sigma_min: float = field(default=0.1, metadata={"help": "smallest blur sigma, in view pixels (official: 0.1)"})
+    blur_sigma_max: float = field(default=2.0, metadata={"help": "largest blur sigma, in view pixels (official: 2.0)"})
     seed: int | str = field(default=0, metadata={
         "help": "seed of the SSL stage: an int >= 0 shares one SSL backbone among all run seeds on a target "
                 "(the paper's one checkpoint per target); 'run' pretrains one per run seed"})
@@ -91,6 +123,20 @@ class SSLRecipe:
                 and 0 < self.small_crop_fraction <= 1):
             raise ValueError("ssl: crop scales must satisfy 0 < small_scale_min <= small_scale_max <= 1, "
                              "0 < large_scale_min <= 1 and 0 < small_crop_fraction <= 1")
+        if self.queue_length < 0 or self.queue_start_epoch < 0:
+            raise ValueError("ssl: queue_length and queue_start_epoch must be >= 0")
+        if self.queue_length % self.batch_size:
+            # the official code rounds it down silently; refused here, so the setting is what runs
+            lower = self.queue_length - self.queue_length % self.batch_size
+            nearest = f"{lower} or {lower + self.batch_size}" if lower else f"{self.batch_size}"
+            raise ValueError(f"ssl.queue_length must be a multiple of ssl.batch_size ({self.batch_size}), got "
+                             f"{self.queue_length}; use {nearest}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"ssl.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not (0 <= self.color_jitter <= 1 and 0 <= self.hue <= 0.5 and 0 <= self.blur_p <= 1
+                and 0 < self.blur_sigma_min <= self.blur_sigma_max):
+            raise ValueError("ssl: views must satisfy 0 <= color_jitter <= 1, 0 <= hue <= 0.5, 0 <= blur_p <= 1 "
+                             "and 0 < blur_sigma_min <= blur_sigma_max")
 
 
 def check_ssl_seed(value: Any) -> str | None:

@@ -1,9 +1,11 @@
 """SwAV (Caron et al., NeurIPS 2020, arXiv 2006.09882): online codes from Sinkhorn-Knopp over the
-batch, predicted from the other views of the same image (swapped prediction) through prototypes."""
+batch (and optionally a queue of past batches), predicted from the other views of the same image
+(swapped prediction) through prototypes."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -67,3 +69,54 @@ class Prototypes(nn.Module):
 
     def forward(self, projections: torch.Tensor) -> torch.Tensor:
         return projections @ self.weight.T
+
+
+class ProjectionQueue:
+    """SwAV's queue (official main_swav.py): the last ``length`` projections of each large crop, newest first.
+
+    Its prototype scores join the batch's in Sinkhorn-Knopp once it is full (the official code's test,
+    a non-zero last row, is this: pushed rows are unit vectors), so a batch far smaller than the
+    prototype count is still spread over many of them; only the batch's codes are kept.
+    ``filled`` is a host int, so asking ``full`` never waits for the GPU.
+    """
+
+    def __init__(self, crops: int, length: int, dim: int, device: torch.device | str = "cpu") -> None:
+        self.projections = torch.zeros(crops, length, dim, device=device)  # (crops, length, D)
+        self.filled = 0
+
+    @property
+    def full(self) -> bool:
+        return self.filled >= self.projections.shape[1]
+
+    @torch.no_grad()
+    def push(self, projections: list[torch.Tensor]) -> None:
+        """projections: one (B, D) tensor per large crop, B <= length; they go first, the oldest B drop off."""
+        batch, length = projections[0].shape[0], self.projections.shape[1]
+        if batch > length:
+            raise ValueError(f"a batch of {batch} does not fit a queue of {length}")
+        self.projections[:, batch:] = self.projections[:, :length - batch].clone()
+        self.projections[:, :batch] = torch.stack(projections).float()
+        self.filled = min(length, self.filled + batch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"projections": self.projections, "filled": self.filled}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: torch.device | str) -> ProjectionQueue:
+        crops, length, dim = state["projections"].shape
+        queue = cls(crops, length, dim, device)
+        queue.projections.copy_(state["projections"])
+        queue.filled = int(state["filled"])
+        return queue
+
+
+@torch.no_grad()
+def swav_codes(scores: torch.Tensor, prototypes: Prototypes, queue: ProjectionQueue | None, crop: int,
+               epsilon: float, iterations: int) -> torch.Tensor:
+    """scores (B, K) of large crop ``crop`` -> its Sinkhorn codes (B, K); with a full ``queue``, computed
+    over [queued scores (L, K); scores] and the batch's B rows kept (official SwAV's ``[-bs:]``)."""
+    batch = len(scores)
+    scores = scores.detach().float()
+    if queue is not None and queue.full:
+        scores = torch.cat([prototypes(queue.projections[crop]).float(), scores])
+    return sinkhorn(scores, epsilon, iterations)[-batch:]

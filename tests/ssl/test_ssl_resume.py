@@ -24,9 +24,17 @@ class Killed(BaseException):
     """Stands in for SIGKILL inside one process (not an Exception: nothing may catch and record it)."""
 
 
+# the official SwAV extras, all state a resume must carry: the queue (started at epoch 1, full and in use
+# before the kill after epoch 1), LARS's momentum, blur and hue draws from the generator
+OFFICIAL = {"queue_length": 16, "queue_start_epoch": 1, "optimizer": "larc", "color_jitter": 0.8, "hue": 0.2,
+            "blur_p": 0.5}
+
+
 def _spec(method: str) -> SSLSpec:
-    recipe = SSLRecipe(method=method, epochs=4, batch_size=16, prototypes=8, hidden_dim=16, projection_dim=8,
-                       warmup_epochs=1, freeze_prototypes_epochs=1, small_crops=2, small_crop_fraction=1.0)
+    extras = OFFICIAL if method == "swav-official" else {}
+    recipe = SSLRecipe(method=method.removesuffix("-official"), epochs=4, batch_size=16, prototypes=8, hidden_dim=16,
+                       projection_dim=8, warmup_epochs=1, freeze_prototypes_epochs=1, small_crops=2,
+                       small_crop_fraction=1.0, **extras)
     return SSLSpec("synth-wild", {"prepared": "resume-test", "images_sha256": "abc"}, "small_cnn", 16, recipe, 3)
 
 
@@ -53,7 +61,7 @@ def _kill_after(monkeypatch: pytest.MonkeyPatch, epoch: int) -> list[int]:
     return saved
 
 
-@pytest.mark.parametrize("method", ["swav", "simclr"])
+@pytest.mark.parametrize("method", ["swav", "simclr", "swav-official"])
 def test_a_killed_pretraining_resumes_to_the_same_weights(tmp_path: Path, registry, method: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     spec = _spec(method)

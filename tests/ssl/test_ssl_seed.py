@@ -27,14 +27,14 @@ def test_seed_resolution() -> None:
     assert ssl_seed(SSLRecipe(seed="run"), 7) == 7
 
 
-def test_two_run_seeds_share_one_ssl_artifact_by_default(registry) -> None:
+def test_two_run_seeds_share_one_ssl_artifact_by_default(registry, fresh_home) -> None:
     results = [execute(plan_run(registry, "cluster_pl", PAIR, seed=seed, sets=TINY), registry, device_name="cpu")
                for seed in (0, 1)]
     assert len(_ssl_artifacts()) == 1
     assert results[0]["source_model"]["sha256"] != results[1]["source_model"]["sha256"]  # the run seed still varies it
 
 
-def test_ssl_seed_run_builds_one_artifact_per_run_seed(registry) -> None:
+def test_ssl_seed_run_builds_one_artifact_per_run_seed(registry, fresh_home) -> None:
     for seed in (0, 1):
         execute(plan_run(registry, "cluster_pl", PAIR, seed=seed, sets=TINY + ("ssl.seed=run",)), registry,
                 device_name="cpu")

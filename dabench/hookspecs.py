@@ -20,7 +20,9 @@ def register_datasets(register: Callable) -> None:
 
 @hookspec
 def register_methods(register: Callable) -> None:
-    """Call ``register(MethodClass)`` with a :class:`dabench.methods.Method` subclass per method."""
+    """Call ``register(MethodClass)`` with a :class:`dabench.methods.Method` subclass per method. Its
+    ``Hparams`` defaults are checked then (:func:`dabench.registry.method_problem`): one that fails breaks
+    the plugin."""
 
 
 @hookspec

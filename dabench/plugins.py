@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 
 import pluggy
@@ -52,6 +55,8 @@ class PluginHost:
         self.manager.add_hookspecs(hookspecs)
         self.loaded: list[PluginInfo] = []
         self.broken: list[PluginInfo] = []
+        # (kind, id) a broken plugin had registered -> why it is unavailable (the registry's lookups say so)
+        self.withdrawn: dict[tuple[str, str], str] = {}
 
     def register_module(self, module: ModuleType, name: str | None = None,
                         distribution: str = "(registered in code)", version: str = "") -> None:
@@ -89,7 +94,7 @@ class PluginHost:
                 module = importlib.import_module(entry_point.value)
                 self.register_module(module, entry_point.name, dist_name, version)
             except Exception as exc:  # a plugin may fail in any way; report it, keep going
-                self.mark_broken(info, f"{type(exc).__name__}: {exc}", "failed to load", exc)
+                self.mark_broken(info, import_error(exc, entry_point.value), "failed to load", exc)
 
     def mark_broken(self, info: PluginInfo, error: str, what: str = "cannot be used",
                     cause: BaseException | None = None, registered: bool = False) -> None:
@@ -115,6 +120,48 @@ class PluginHost:
     def info(self, name: str) -> PluginInfo:
         """The loaded plugin called ``name`` (a module registered without a listing gets a plain one)."""
         return next((info for info in self.loaded if info.name == name), PluginInfo(name, "(unknown)", "", name))
+
+
+def import_error(exc: BaseException, module: str) -> str:
+    """``dabench_x/plugin.py:3: ModuleNotFoundError: No module named 'foo'``: a failed import in one line,
+    at the innermost line of the plugin's own files the failure passed through (else the innermost
+    line outside the import machinery); a SyntaxError at the line it names."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{_short(exc.filename)}:{exc.lineno}: {type(exc).__name__}: {exc.msg}"
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if not frame.filename.startswith("<") and Path(frame.filename).resolve() != Path(__file__).resolve()
+              and Path(frame.filename).parent.name != "importlib"]
+    own = _plugin_files(module)
+    inside = [frame for frame in frames if any(_within(frame.filename, place) for place in own)]
+    frame = (inside or frames or [None])[-1]
+    where = f"{_short(frame.filename)}:{frame.lineno}: " if frame is not None else ""
+    return f"{where}{type(exc).__name__}: {exc}"
+
+
+def _plugin_files(module: str) -> list[Path]:
+    """The files of the entry point's top-level package (its folders) or module (its file)."""
+    try:
+        spec = importlib.util.find_spec(module.split(":")[0].split(".")[0])
+    except Exception:  # finding it may fail the way importing it did
+        return []
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:
+        return [Path(place) for place in spec.submodule_search_locations]
+    return [Path(spec.origin)] if spec.origin else []
+
+
+def _within(filename: str, place: Path) -> bool:
+    path = Path(filename).resolve()
+    return path == place.resolve() or place.resolve() in path.parents
+
+
+def _short(filename: str) -> str:
+    """``filename`` relative to the sys.path entry it sits under (``dabench_x/plugin.py``), else as given."""
+    path = Path(filename).resolve()
+    relative = [str(path.relative_to(Path(entry).resolve())) for entry in sys.path
+                if entry and Path(entry).is_dir() and Path(entry).resolve() in path.parents]
+    return min(relative, key=len) if relative else filename
 
 
 def _distribution(entry_point: EntryPoint) -> tuple[str, str]:

@@ -3,6 +3,8 @@ name every valid choice."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,7 @@ class Registry:
     providers: dict[tuple[str, str], str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)  # duplicate-id errors, kept only when asked (build_registry)
+    withdrawn: dict[tuple[str, str], str] = field(default_factory=dict)  # ids of broken plugins -> why
 
     def add(self, kind: str, item: Any, provider: str) -> None:
         table: dict[str, Any] = getattr(self, kind)
@@ -78,6 +81,8 @@ class Registry:
     def _get(self, kind: str, word: str, name: str) -> Any:
         table = getattr(self, kind)
         if name not in table:
+            if (kind, name) in self.withdrawn:
+                raise DabenchError(self.withdrawn[(kind, name)])
             raise did_you_mean(word, name, list(table))
         return table[name]
 
@@ -123,8 +128,10 @@ HOOK_KINDS = {
 def build_registry(host: PluginHost, collect_conflicts: bool = False) -> Registry:
     """Call every ``register_*`` hook once, recording the plugin behind each registration.
 
-    Each plugin's hooks run in isolation: one that raises is listed as broken (``host.broken``) and
-    none of its registrations are kept, so a bug in one plugin cannot break every command. A duplicate
+    Each plugin's hooks run in isolation: one that raises, or that registers a method whose hyperparameter
+    defaults fail their checks (:func:`method_problem`), is listed as broken (``host.broken``) and none of
+    its registrations are kept, so a bug in one plugin cannot break every command; looking up one of the
+    ids it registered names the plugin and its error (``host.withdrawn``). A duplicate
     id between plugins is a hard error; with ``collect_conflicts`` (for `dabench plugins`, which must
     still list everything so the user can see the clash) the first provider keeps the id and the
     message is added to ``registry.conflicts`` instead.
@@ -141,9 +148,12 @@ def build_registry(host: PluginHost, collect_conflicts: bool = False) -> Registr
                 function(register=lambda item, _kind=kind, _items=items: _items.append((_kind, _checked(item, _kind))))
             except Exception as exc:  # a plugin's hook may fail in any way; it must not take the others down
                 failed[plugin_name] = f"{hook_name} raised {type(exc).__name__}: {exc}"
-                staged.pop(plugin_name)
-                host.mark_broken(host.info(plugin_name), failed[plugin_name], f"failed in {hook_name}", exc,
-                                 registered=True)
+                _withdraw(host, plugin_name, staged.pop(plugin_name), failed[plugin_name], f"failed in {hook_name}", exc)
+    for plugin_name, items in list(staged.items()):
+        problems = [problem for kind, item in items if kind == "methods" for problem in [method_problem(item)] if problem]
+        if problems:
+            _withdraw(host, plugin_name, staged.pop(plugin_name), "; ".join(problems))
+    registry.withdrawn = dict(host.withdrawn)
     for plugin_name, items in staged.items():  # dicts keep insertion order: plugins in load order
         for kind, item in items:
             try:
@@ -153,6 +163,57 @@ def build_registry(host: PluginHost, collect_conflicts: bool = False) -> Registr
                     raise
                 registry.conflicts.append(str(exc))
     return registry
+
+
+def _withdraw(host: PluginHost, plugin_name: str, items: list[tuple[str, Any]], error: str,
+              what: str = "cannot be used", cause: BaseException | None = None) -> None:
+    """List the plugin as broken (fatal under DABENCH_STRICT_PLUGINS) and drop what it registered, each of
+    whose ids then names the plugin and ``error`` when looked up."""
+    label = host.info(plugin_name).label  # before mark_broken takes it out of the listing
+    host.mark_broken(host.info(plugin_name), error, what, cause, registered=True)
+    for kind, item in items:
+        for name in (item.id, *getattr(item, "aliases", ())):
+            host.withdrawn[(kind, name)] = (f"{kind[:-1]} '{name}' is unavailable: {label} is broken (a bug in the "
+                                            f"plugin, not in your settings): {error}")
+
+
+def method_problem(method_cls: Any) -> str | None:
+    """What is wrong with a method's declared hyperparameters, naming the method and the field, or None: a
+    default that does not fit its field's annotation (``epochs: int = 0.5``), a field without a default,
+    or defaults that fail the class's own checks (``Hparams()`` raises in ``__post_init__``). Checked when
+    the method registers, so that the plugin is blamed, not a value the user sets on top."""
+    from dabench.config import field_types, type_mismatch  # a few imports more, only once plugins load
+
+    name = f"method '{method_cls.id}'"
+    hparams = getattr(method_cls, "Hparams", None)
+    if not (isinstance(hparams, type) and dataclasses.is_dataclass(hparams)):
+        return f"{name}: its Hparams is {hparams!r}, not a dataclass"
+    hints = field_types(hparams)
+    for f in dataclasses.fields(hparams):
+        if not f.init:
+            continue
+        declared = f"{name} declares {f.name}: {annotation_text(f.type)}"
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            try:
+                default = f.default_factory()
+            except Exception as exc:  # the plugin's own code
+                return f"{declared} whose default_factory raises {type(exc).__name__}: {exc}"
+        else:
+            return f"{declared} without a default"
+        if type_mismatch(hints.get(f.name, Any), default) is not None:
+            return f"{declared} but its default is {default!r}"
+    try:
+        hparams()
+    except Exception as exc:  # __post_init__ checks may raise anything
+        return f"{name}: its default hyperparameters fail their own checks: Hparams() raises {type(exc).__name__}: {exc}"
+    return None
+
+
+def annotation_text(annotation: Any) -> str:
+    """A field's annotation as written (a string under ``from __future__ import annotations``)."""
+    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
 def _checked(item: Any, kind: str) -> Any:

@@ -13,7 +13,7 @@ import yaml
 
 from dabench import report
 from dabench.errors import DabenchError
-from dabench.registry import Pair, get_registry
+from dabench.registry import Pair, annotation_text, get_registry
 
 KINDS = ("methods", "datasets", "pairs", "suites", "backbones", "validators")
 
@@ -116,7 +116,7 @@ def hparam_rows(method_cls: type, pair: Pair | None) -> list[list[str]]:
     value comes from,] help; values as YAML, as ``--set`` takes them."""
     defaults = method_cls.hparam_defaults()
     helps = method_cls.hparam_help()
-    types = {f.name: _type_text(f.type) for f in dataclasses.fields(method_cls.Hparams)}
+    types = {f.name: annotation_text(f.type) for f in dataclasses.fields(method_cls.Hparams)}
     if pair is None:
         return [[name, types[name], _yaml_text(default), helps[name]] for name, default in defaults.items()]
     overrides = method_cls.overrides_for(pair.source, pair.target)
@@ -161,11 +161,6 @@ def _run_setting_lines(method_cls: type, pair: Pair | None) -> list[str]:
     hparams = method_cls.hparam_defaults()
     return [f"run setting on {pair}: {describe_changes({key: value})} ({origins[key]})"
             for key, value in overrides.items() if key not in hparams]
-
-
-def _type_text(annotation: Any) -> str:
-    """The annotation as written (a string under ``from __future__ import annotations``)."""
-    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
 def _plain(value: Any) -> Any:

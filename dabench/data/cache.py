@@ -20,7 +20,7 @@ def prepared_folder(dataset: Dataset, key: dict[str, Any]) -> Path:
 
 def load_prepared(dataset: Dataset, options: DataOptions, data_root: Path | None = None) -> PreparedDataset:
     """The dataset's prepared splits, preparing them first if the cache lacks them or they are corrupt."""
-    folder = dataset.locate(data_root or paths.data_root())
+    folder = paths.dataset_folder(dataset, data_root)  # data_root: a folder holding <id>/, else the usual lookup
     key = dataset.cache_key(folder, options)
     return cached_artifact(prepared_folder(dataset, key), "cached dataset",
                            load=lambda target: _read_verified(dataset, target),

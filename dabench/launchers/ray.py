@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from dabench.errors import DabenchError
+from dabench.paths import OWN_DATA_PREFIX
 from dabench.sweep import Outcome, RunRequest, died, execute_request
 
 # plugin selection travels with each task and wins, so that every machine resolves a run to the same plan
 FORWARDED_ENV = ("DABENCH_LOAD_PLUGINS", "DABENCH_STRICT_PLUGINS")
 # where the datasets and the home are: the driver's (when it set them) is each task's default, but a
 # machine that has its own (exported before `ray start`, or a job runtime_env) keeps it, since paths
-# can differ from machine to machine
+# can differ from machine to machine; likewise each dataset's own folder, DABENCH_DATA_<ID> (--data-root ID=PATH)
 PATH_ENV = ("DABENCH_DATA", "DABENCH_HOME")
 
 
@@ -26,7 +27,8 @@ def run_ray(requests: list[RunRequest], device: str, workers: int | None,
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
     task = ray.remote(_task).options(num_cpus=1, num_gpus=1 if use_gpu else 0, max_retries=0,
                                      runtime_env={"env_vars": env} if env else None)
-    path_defaults = {name: os.environ[name] for name in PATH_ENV if os.environ.get(name)}
+    path_defaults = {name: value for name, value in os.environ.items()
+                     if value and (name in PATH_ENV or name.startswith(OWN_DATA_PREFIX))}
     refs = {task.remote(request, "cuda" if use_gpu else "cpu", path_defaults): request for request in requests}
     while refs:
         ready, _ = ray.wait(list(refs), num_returns=1)
@@ -49,7 +51,7 @@ def _task(request: RunRequest, device: str, path_defaults: dict[str, str] | None
 
 
 def apply_path_defaults(defaults: dict[str, str]) -> None:
-    """Give this worker the driver's DABENCH_DATA / DABENCH_HOME where it has none of its own."""
+    """Give this worker the driver's DABENCH_DATA / DABENCH_DATA_<ID> / DABENCH_HOME where it has none of its own."""
     for name, value in defaults.items():
         if not os.environ.get(name):
             os.environ[name] = value

@@ -90,13 +90,13 @@ def test_broken_plugin_is_listed_not_fatal(tmp_path: Path, monkeypatch: pytest.M
     host = PluginHost()
     host.load_entry_points()
     assert [(b.name, b.distribution, b.version, b.error) for b in host.broken] == [
-        ("broken", "dabench-broken", "0.3", "RuntimeError: boom at import")]
+        ("broken", "dabench-broken", "0.3", "dabench_broken_mod.py:1: RuntimeError: boom at import")]
     assert "plugin 'broken' (dabench-broken 0.3) failed to load" in capsys.readouterr().err
     registry = build_registry(host)
     assert "source_only" in registry.methods
 
     monkeypatch.setenv("DABENCH_STRICT_PLUGINS", "1")
-    with pytest.raises(DabenchError, match="plugin 'broken' .* failed to load: RuntimeError: boom at import"):
+    with pytest.raises(DabenchError, match="plugin 'broken' .* failed to load: dabench_broken_mod.py:1: RuntimeError: boom"):
         PluginHost().load_entry_points()
 
 

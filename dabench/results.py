@@ -8,6 +8,7 @@ import re
 import sqlite3
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,40 @@ def run_id_of(config: dict[str, Any]) -> str:
 
 def run_dir(run_id: str) -> Path:
     return paths.runs_dir() / run_id
+
+
+def identity(registry: Any, plan: Any) -> dict[str, Any]:
+    """What made a run of ``plan``, beside its config (result.json, not the run id): when it finished
+    (``finished_at``, UTC), ``settings_sha256`` (its config's hash less the seed and the source-model
+    file: two runs of one leaderboard cell with different hashes were made by different code or
+    defaults) and ``code``, each plugin's distribution, version and source hash (dabench.provenance)."""
+    from dabench import provenance
+
+    settings = {key: value for key, value in plan.config.items() if key not in ("seed", "source_model")}
+    return {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings_sha256": atomic.sha256_json(settings)[:16],
+            "code": provenance.code_record(registry, plan.method.id, plan.config["backbone"],
+                                           (plan.pair.source, plan.pair.target))}
+
+
+def close_history(history: list[dict[str, Any]], final: dict[str, Any]) -> list[dict[str, Any]]:
+    """``history`` (appended to in place, and returned) ending with the model the run scored. ``final``:
+    that model's ``accuracy``, ``macro_f1`` and ``validators``. When they differ from the last epoch's, the
+    model changed after the method's last ``ctx.end_epoch`` (tent's final BatchNorm statistics): it
+    becomes the last entry, marked ``"final": true``, so that the oracle and every validator choose
+    among all the states scored, the one reported included. A run without epochs keeps no history."""
+    if history and {key: history[-1].get(key) for key in final} != final:
+        history.append({"epoch": history[-1]["epoch"], "final": True, **final})
+    return history
+
+
+def finished_at(folder: Path, result: dict[str, Any]) -> str:
+    """When a finished run finished, ``2026-12-01 23:40 UTC``: from its result, else (a run made before
+    results recorded it) from its done marker's mtime."""
+    when = result.get("finished_at")
+    moment = (datetime.fromisoformat(when) if isinstance(when, str)
+              else datetime.fromtimestamp((folder / DONE).stat().st_mtime, UTC))
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def write_config(folder: Path, config: dict[str, Any]) -> None:
@@ -253,9 +288,18 @@ def rebuild_index() -> int:
 
 
 def load_results() -> list[dict[str, Any]]:
-    """Every finished, intact run's full result, from the index once it matches the run folders."""
+    """Every finished, intact run's full result, from the index once it matches the run folders (a run made
+    before results recorded ``finished_at`` gets its done marker's mtime as that)."""
     reconcile_index()
     connection = _open(paths.index_path())
-    rows = connection.execute("SELECT result FROM runs ORDER BY method, pair, seed").fetchall()
+    rows = connection.execute("SELECT runs.result, folders.stamp FROM runs LEFT JOIN folders USING (run_id) "
+                              "ORDER BY runs.method, runs.pair, runs.seed").fetchall()
     connection.close()
-    return [json.loads(row[0]) for row in rows]
+    records = []
+    for text, stamp in rows:
+        record = json.loads(text)
+        if "finished_at" not in record and stamp:  # made before results recorded it: the done marker's mtime
+            mtime_ns = int(stamp.split(";")[0].split(":")[-1])
+            record["finished_at"] = datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat(timespec="seconds")
+        records.append(record)
+    return records

@@ -356,9 +356,17 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     else:
         model = _distilled_start(config, source_model, target, ctx)  # ctx.initial_model compiles it if asked
     if plan.method.source_free:
-        adapted = method.adapt(model, target, ctx)
-    else:
+        from dabench.watch import watching_run  # label access by any route dabench knows (docs/writing-plugins.md)
+
+        with watching_run(registry) as seen:
+            ctx._runner_state["label_access"] = seen.events  # checkpointed: a resumed run keeps what was seen
+            adapted = method.adapt(model, target, ctx)
+        label_access = seen.result()
+        if seen.detected:
+            progress.log_line(f"label access detected during adapt: {'; '.join(seen.events)}")
+    else:  # handed labels on purpose (target_oracle, reported as not source-free): not watched
         adapted = method.adapt_with_labels(model, target, torch.from_numpy(adapt_split.labels).to(device), ctx)
+        label_access = {"detected": False, "watched": False}
     mark = timed("adapt", mark)
 
     final = evaluate(adapted)
@@ -370,17 +378,23 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
         "accuracy": final["accuracy"], "macro_f1": final["macro_f1"], "per_class": final["per_class"],
         "confusion": final["confusion"], "classes": list(plan.classes),
         "source_accuracy": source_metrics["accuracy"], "source_macro_f1": source_metrics["macro_f1"],
+        # the model adapt returned closes the history (in place) when it changed after the last epoch
+        "history": results.close_history(history, {"accuracy": final["accuracy"], "macro_f1": final["macro_f1"],
+                                                   "validators": score_model(adapted, validation_images,
+                                                                             registry.validators, batch)}),
         "oracle_accuracy": max((h["accuracy"] for h in history), default=None),
-        "history": history, "seconds": round(seconds, 3), "device": _device_name(device),
+        "seconds": round(seconds, 3), "device": _device_name(device),
         "timings": {**timings, **{f"method.{k}": round(v, 3) for k, v in ctx.timings.items()}},
         "method_records": ctx.records,
         "pseudo_label_quality": _pseudo_label_quality(ctx, adapt_split.labels),
+        "label_access": label_access,
         "source_model": {k: source_meta.get(k) for k in ("sha256", "path", "source_val_accuracy", "source_test_accuracy")},
         "target_train_size": len(adapt_split), "target_test_size": len(target_test),
         "split_hashes": {plan.pair.source: source_split_hash,
                          plan.pair.target: target_prepared.meta.get("split_hash")},
         "versions": _versions(), "git_revision": _git_revision(),
         "determinism": determinism_report(device, config["amp"]),
+        **results.identity(registry, plan),  # finished_at, settings_sha256, code (not in the run id)
     }
     return result, ctx.log_lines
 

@@ -32,6 +32,7 @@ class RunRequest:
     backbone: str | None
     sets: tuple[str, ...]
     run_id: str
+    force: bool = False  # rerun it even if done (sweep --rerun-changed: its method's code changed since)
 
     @property
     def label(self) -> str:
@@ -239,9 +240,12 @@ def run_sweep(requests: list[RunRequest], launcher: str = "local", workers: int 
         if entry.state == "done":  # also repairs an index that missed a run finished just before a crash
             results.index_result(results.read_done(results.run_dir(entry.request.run_id)))
     wanted = TO_RUN + (("failed",) if retry_failed else ())
-    todo = [entry.request for entry in entries if entry.state in wanted]
+    todo = [entry.request for entry in entries
+            if entry.state in wanted or (entry.state == "done" and entry.request.force)]
     tally = counts(entries)
+    forced = sum(entry.state == "done" and entry.request.force for entry in entries)
     echo(f"sweep: {len(entries)} runs; {tally['done']} already done, {len(todo)} to run"
+         + (f" ({forced} of the done ones again: their method's code changed)" if forced else "")
          + (f", {tally['failed']} failed before (skipped; --retry-failed reruns them)"
             if tally["failed"] and not retry_failed else "")
          + (f", {tally['running']} running in another process" if tally["running"] else ""))
@@ -293,8 +297,14 @@ def launch(launcher: str, requests: list[RunRequest], device: str, workers: int 
 def record_success(outcome: Outcome) -> None:
     """Write the folder if the worker's home is not this one (a remote machine), then index the run."""
     folder = results.run_dir(outcome.run_id)
-    if results.read_done(folder) is None and outcome.result is not None:
+    finished = results.read_done(folder)
+    # a forced rerun (--rerun-changed) made on another machine replaces the finished run held here
+    stale = finished is not None and outcome.result is not None and \
+        finished.get("finished_at") != outcome.result.get("finished_at")
+    if (finished is None or stale) and outcome.result is not None:
         folder.mkdir(parents=True, exist_ok=True)
+        if stale:
+            (folder / results.LOG).unlink(missing_ok=True)
         if outcome.config is not None:
             results.write_config(folder, outcome.config)
         results.finish_run(folder, outcome.result, outcome.log.splitlines())
@@ -320,7 +330,7 @@ def execute_request(request: RunRequest, device: str = "auto", registry: Registr
         if plan.run_id != request.run_id:
             raise DabenchError(f"this worker resolves {request.label} to run {plan.run_id}, the driver to "
                                f"{request.run_id}: install the same dabench and plugins on every machine")
-        result = execute(plan, registry, device, record_user_errors=True, index=False)
+        result = execute(plan, registry, device, request.force, record_user_errors=True, index=False)
         log_path = results.run_dir(plan.run_id) / "log.txt"
         log = log_path.read_text() if log_path.exists() else ""
         return Outcome(request.run_id, True, result=result, config=config, log=log)

@@ -64,22 +64,73 @@ def reindex() -> None:
 @report_group.command("leaderboard")
 @click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
 @click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
+@click.option("--methods", default=None, help="Only these methods' rows (comma-separated ids).")
+@click.option("--pairs", default=None, help="Only these pairs, in this order (comma-separated SOURCE:TARGET).")
 @click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
 @click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
 @click.option("--no-reported", is_flag=True, help="Leave out the published (reported) rows.")
-def leaderboard(fmt: str, suite: str | None, metric: str, selection: str, no_reported: bool) -> None:
-    """Methods x pairs, mean ± std (n) over seeds, in percent; the best measured cell per column in bold
-    (github, latex, html); published rows follow, marked (reported)."""
+def leaderboard(fmt: str, suite: str | None, methods: str | None, pairs: str | None, metric: str, selection: str,
+                no_reported: bool) -> None:
+    """Methods x pairs, mean ± std (n) over seeds (one run per seed: the newest), in percent; the best
+    measured cell per column in bold (github, latex, html); published rows follow, marked (reported).
+    Runs of methods not installed here, and runs whose method was seen reaching for target labels
+    (result.json label_access), are listed under the table, not in it."""
     from dabench import reported
 
+    if suite and pairs:
+        raise DabenchError("give --suite or --pairs, not both")
     records = results.load_results()
-    pairs = _suite_pairs(suite)
     if not records and (no_reported or not suite):
         raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
-    header, rows, bold = report.leaderboard(records, pairs, metric, selection, _validators_for(selection))
+    method_ids = [_recorded_id(name, records) for name in _names(methods)] if methods else None
+    columns = _suite_pairs(suite) or (_names(pairs) if pairs else None)
+    records = report.only(records, method_ids, None if suite else columns)
+    records, not_installed = _installed_only(records)
+    records, label_access = report.without_label_access(records)
+    header, rows, bold = report.leaderboard(records, columns, metric, selection, _validators_for(selection))
     if not no_reported:
-        rows += reported.leaderboard_rows(header[1:-1], metric)
-    click.echo(report.render(header, rows, fmt, bold))
+        published = [row for row in reported.load_reported() if method_ids is None or row.method in method_ids]
+        rows += reported.leaderboard_rows(header[1:-1], metric, published)
+    notes = report.leaderboard_notes(records, rows, columns, not_installed, label_access)
+    table, aside = report.with_notes(report.render(header, rows, fmt, bold), notes, fmt)
+    click.echo(table)
+    if aside:
+        click.echo(aside, err=True)
+
+
+def _recorded_id(name: str, records: list[dict[str, Any]]) -> str:
+    """``name`` as the runs record it (an alias resolved through the plugins only when no run has it);
+    a name no run has is returned as is, for report.only's error."""
+    if any(record["method"] == name for record in records):
+        return name
+    return get_registry().aliases.get(name, name)
+
+
+def _names(text: str) -> list[str]:
+    return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+
+
+def _installed_only(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """(runs of methods installed here, method -> count of the others). Installed: the plugin the run's code
+    record names (else the method id) is an entry point, read from the package metadata without importing
+    any plugin; only a run without a code record whose method is no entry point's name loads the plugins."""
+    from dabench.provenance import installed_plugins
+
+    plugins = installed_plugins()
+
+    def plugin_of(record: dict[str, Any]) -> str | None:
+        return ((record.get("code") or {}).get("method") or {}).get("plugin")
+
+    absent = [r for r in records if (plugin_of(r) or r["method"]) not in plugins]
+    if any(plugin_of(r) is None for r in absent):  # a legacy run of a plugin whose entry point is named otherwise
+        registered = get_registry().methods
+        absent = [r for r in absent if plugin_of(r) is not None or r["method"] not in registered]
+    counts: dict[str, int] = {}
+    for record in absent:
+        counts[record["method"]] = counts.get(record["method"], 0) + 1
+    left_out = {id(record) for record in absent}
+    kept = [record for record in records if id(record) not in left_out]
+    return kept, counts
 
 
 @report_group.command("selection")
@@ -130,7 +181,7 @@ def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of
         method, pair = confusion_of
         written = plots.plot_confusion(runs_of(records, _method_id(method, records), pair, variant=variant), out)
     else:
-        written = plots.plot_leaderboard(records, out, _suite_pairs(suite), metric, selection,
+        written = plots.plot_leaderboard(report.without_label_access(records)[0], out, _suite_pairs(suite), metric, selection,
                                          _validators_for(selection))
     click.echo(f"wrote {written}")
 

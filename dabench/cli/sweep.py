@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dabench import paths
+from dabench.cli.data import data_root_option
 from dabench.errors import DabenchError
 from dabench.registry import get_registry
 
@@ -57,18 +58,21 @@ def _selection(suite, pairs, methods, seeds, backbone, config_files, sets) -> di
               help="local: worker processes (default: one per visible GPU; else 1, in this process).")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
 @click.option("--retry-failed", is_flag=True, help="Rerun the runs that failed before (else they are skipped).")
+@click.option("--rerun-changed", is_flag=True,
+              help="Rerun the finished runs whose method's code has changed since (else they are kept, with a warning).")
 @click.option("--dry-run", is_flag=True, help="Show what is done, running, failed and pending; run nothing.")
+@data_root_option
 @click.option("--ray-address", default="auto", show_default=True,
               help="ray: the cluster to join ('auto': the one `ray start` made here, else a new local one).")
 def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, launcher, workers, device,
-          retry_failed, dry_run, ray_address) -> None:
+          retry_failed, rerun_changed, dry_run, ray_address) -> None:
     """Run methods x pairs x seeds. Finished runs are skipped, interrupted ones resume, failed ones are
     reported (and rerun with --retry-failed); exits 1 unless every run ends done (some failed, or are
     still running elsewhere, or were left interrupted), with a line saying which."""
     from dabench import sweep as sweeps
 
     selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets)
-    requests = _sweep_requests(selection)
+    requests = _with_changed(_sweep_requests(selection), rerun_changed, dry_run)
     if dry_run:
         click.echo(sweeps.format_status(sweeps.sweep_status(requests), "dry run, nothing started:"))
         return
@@ -77,6 +81,44 @@ def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, launcher, 
     if summary.exit_code:
         click.echo(summary.message, err=True)
     raise click.exceptions.Exit(summary.exit_code)
+
+
+def _with_changed(requests: list, rerun_changed: bool, dry_run: bool) -> list:
+    """The requests, those of finished runs whose method's code changed since marked to rerun when
+    --rerun-changed says so; one line on stderr per method either way. A run with no code record (made
+    before dabench recorded code) is unknown, not changed: said only with --rerun-changed, which leaves it."""
+    import dataclasses
+
+    from dabench import provenance, results
+
+    registry = get_registry()
+    changed: dict[str, list[dict]] = {}
+    unknown: dict[str, int] = {}
+    current: dict[str, dict] = {}
+    for request in requests:
+        finished = results.read_done(results.run_dir(request.run_id))
+        if finished is None:
+            continue
+        if request.method not in current:
+            current[request.method] = provenance.unit_code(registry, "methods", request.method)
+        change = provenance.method_change(finished, current[request.method])
+        if change == provenance.CHANGED:
+            changed.setdefault(request.method, []).append(finished)
+        elif change == provenance.UNKNOWN:
+            unknown[request.method] = unknown.get(request.method, 0) + 1
+    for method, runs in changed.items():
+        what = provenance.change_message(method, runs, current[method])
+        if not rerun_changed:
+            click.echo(f"dabench: warning: {what}; rerun with --rerun-changed", err=True)
+        else:
+            click.echo(f"{what}; {'would rerun' if dry_run else 'rerunning'} {'it' if len(runs) == 1 else 'them'} "
+                       "(--rerun-changed)", err=True)
+    if rerun_changed:
+        for method, count in unknown.items():
+            click.echo(f"{count} finished run(s) of '{method}' were made before dabench recorded method code, so "
+                       "whether it changed is unknown; --rerun-changed leaves them", err=True)
+    rerun = {run["run_id"] for runs in changed.values() for run in runs} if rerun_changed else set()
+    return [dataclasses.replace(request, force=True) if request.run_id in rerun else request for request in requests]
 
 
 @click.command("status")

@@ -16,7 +16,7 @@ from dabench.reports.selection import selections
 if TYPE_CHECKING:
     from dabench.validators import Validator
 
-LEADING = ("run_id", "method", "pair", "seed", "protocol", "source_free", "accuracy", "macro_f1",
+LEADING = ("run_id", "method", "pair", "seed", "protocol", "source_free", "label_access.detected", "accuracy", "macro_f1",
            "source_accuracy", "oracle_accuracy", "seconds", "device")
 NESTED_LISTS = ("history", "confusion", "pseudo_label_quality")  # kept in JSON; too nested for a CSV cell
 

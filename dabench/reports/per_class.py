@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dabench.errors import DabenchError
-from dabench.report import format_cell
+from dabench.report import format_cell, newest_per_seed
 
 DEFAULT_VARIANT = "default"  # what --variant calls the runs with no changed settings
 
@@ -41,6 +41,7 @@ def runs_of(records: list[dict[str, Any]], method: str, pair: str, protocol: str
         if not runs:
             raise DabenchError(f"no {protocol} runs of '{method}' on '{pair}' with variant {_quoted(variant)}; "
                                f"variants found: {listing}")
+    runs = newest_per_seed(runs)[0]  # one run per seed, as in the leaderboard's cell
     classes = {tuple(r["classes"]) for r in runs}
     if len(classes) > 1:
         raise DabenchError(f"runs of '{method}' on '{pair}' disagree on the class list: {sorted(classes)}")

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import torch
 from torch import nn
@@ -21,6 +20,7 @@ from dabench.labels import CANONICAL_CLASSES
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
 from dabench.testing.common import METHOD_ID, RESOLUTION, ConformanceError, _require
+from dabench.testing.labels import label_access_message, watched_adapt
 from dabench.train.batches import to_float
 from dabench.train.device import seed_everything
 from dabench.train.features import extract
@@ -162,11 +162,6 @@ class MethodReport:
     seconds: float = 0.0
 
 
-def _tripwire(*_: Any, **__: Any) -> None:
-    raise ConformanceError("the method read a dataset from disk or cache during adapt(); methods may use only "
-                           "the TargetImages they are given (target labels must stay with the evaluator)")
-
-
 def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: int) -> tuple[ClassifierNet, list[int]]:
     source = tiny_source_model(data, seed)
     epochs: list[int] = []
@@ -189,12 +184,13 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
         _require(not isinstance(getattr(ctx, f.name), torch.Tensor), f"AdaptContext.{f.name} holds a tensor")
     method = method_cls(hparams)
     model = copy.deepcopy(source)
-    # every route to prepared arrays (and so to labels) passes through these two cache functions
-    with mock.patch("dabench.data.cache._read_verified", _tripwire), mock.patch("dabench.data.cache._build_into", _tripwire):
-        if method_cls.source_free:
+    if method_cls.source_free:  # watched as a run watches it: opens of label files, gc walks, dataset builds
+        with watched_adapt(data.target_images, data.target_labels, data.test_images, data.test_labels) as seen:
             adapted = method.adapt(model, target, ctx)
-        else:
-            adapted = method.adapt_with_labels(model, target, data.target_labels.clone(), ctx)
+        if seen.detected:
+            raise ConformanceError(label_access_message(method_cls.id, seen.events))
+    else:  # handed labels on purpose (target_oracle): not watched
+        adapted = method.adapt_with_labels(model, target, data.target_labels.clone(), ctx)
     _require(torch.equal(target.images, data.target_images), "adapt() modified the target images in place")
     return adapted, epochs
 
@@ -202,7 +198,8 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
 def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None, seed: int = 0,
                  n_train: int = 96, n_test: int = 64) -> MethodReport:
     """Registration, then two tiny CPU runs with the same seed: the result is a ClassifierNet giving
-    (n_test, 7) finite logits, and both runs predict the same classes."""
+    (n_test, 7) finite logits, both runs predict the same classes, and the label watch (dabench.watch) saw
+    no route to labels during ``adapt``."""
     check_registration(method_cls)
     started = time.perf_counter()
     data = tiny_data(n_train, n_test, seed)

@@ -68,5 +68,7 @@ def test_target_oracle_is_flagged_not_source_free(registry) -> None:
     oracle = execute(plan_run(registry, "target_oracle", "synth-lab:synth-wild", sets=(*SMALL, "epochs=3")),
                      registry, "cpu")
     assert oracle["source_free"] is False
+    assert oracle["label_access"] == {"detected": False, "watched": False}  # handed labels on purpose
     only = execute(plan_run(registry, "source_only", "synth-lab:synth-wild", sets=SMALL), registry, "cpu")
     assert only["source_free"] is True and only["accuracy"] == only["source_accuracy"]
+    assert only["label_access"] == {"detected": False}

@@ -7,6 +7,7 @@ import torch
 
 from dabench import registry as registry_module
 from dabench.models import ClassifierNet
+from dabench.reports.selection import LAST, ORACLE, select
 from dabench.runner import execute, plan_run
 from dabench.train.features import extract
 
@@ -44,3 +45,12 @@ def test_method_adapts_tiny_data(method_id, registry):
     features, logits = extract(model, images)
     assert features.shape == (5, 256) and logits.shape == (5, len(result["classes"]))
     assert 0.0 <= result["accuracy"] <= 1.0 and result["target_train_size"] == captured["n"]
+    # no built-in reaches for labels by a route the watch knows (dabench.watch); the oracle is not watched
+    assert result["label_access"] == ({"detected": False} if method_cls.source_free else
+                                      {"detected": False, "watched": False})
+    # the history ends with the model that was scored, so the best epoch is never below the last
+    if result["history"]:
+        assert (result["history"][-1]["accuracy"], result["history"][-1]["macro_f1"]) == \
+            (result["accuracy"], result["macro_f1"])
+        assert result["oracle_accuracy"] >= result["accuracy"]
+    assert select(result, ORACLE, {})["accuracy"] >= select(result, LAST, {})["accuracy"]

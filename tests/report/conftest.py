@@ -12,8 +12,10 @@ CLASSES = ["surprise", "happiness", "neutral"]
 
 
 def record(method: str, pair: str, seed: int, accuracy: float, history: list[tuple[float, float, float, float]] = (),
-           source_free: bool = True, protocol: str = "inductive") -> dict[str, Any]:
-    """history: per epoch (accuracy, entropy, info_max, snd); confusion built to match ``accuracy`` on 100 samples."""
+           source_free: bool = True, protocol: str = "inductive", version: str = "",
+           finished_at: str = "") -> dict[str, Any]:
+    """history: per epoch (accuracy, entropy, info_max, snd); confusion built to match ``accuracy`` on 100 samples.
+    ``version`` (with ``finished_at``): the run's settings and method-code hashes, as runs record them."""
     correct = round(100 * accuracy)
     confusion = [[34, 0, 0], [0, 33, 0], [0, 0, 33]]
     wrong = 100 - correct
@@ -23,8 +25,12 @@ def record(method: str, pair: str, seed: int, accuracy: float, history: list[tup
         confusion[row][(row + 1) % 3] += moved
         wrong -= moved
     per_class = {name: confusion[i][i] / sum(confusion[i]) for i, name in enumerate(CLASSES)}
+    made_by = {"settings_sha256": f"settings-{version}", "code": {"method": {"source_sha256": f"code-{version}"}},
+               "finished_at": finished_at} if version else {}
     return {
-        "run_id": f"{method}-{pair.replace(':', '_')}-{seed}", "method": method, "pair": pair, "seed": seed,
+        **made_by,
+        "run_id": f"{method}-{pair.replace(':', '_')}-{seed}{'-' + version if version else ''}", "method": method,
+        "pair": pair, "seed": seed,
         "protocol": protocol, "source_free": source_free, "accuracy": accuracy, "macro_f1": accuracy - 0.05,
         "per_class": per_class, "confusion": confusion, "classes": CLASSES, "source_accuracy": 0.40,
         "oracle_accuracy": max((h[0] for h in history), default=None), "seconds": 1.5, "device": "cpu:test",
@@ -47,6 +53,14 @@ RECORDS = [
     record("nrc", "a:b", 0, 0.66, [(0.58, 0.7, 0.3, 2.0), (0.66, 0.4, 0.6, 3.0)]),
     record("target_oracle", "a:b", 0, 0.90, source_free=False),
     record("target_oracle", "b:a", 0, 0.92, source_free=False),
+    # aad: seed 0 run again after its code changed (the newer run counts, the older is left out); seed 1
+    # only with the older code: the cell holds 2 seeds made by 2 code versions
+    record("aad", "a:b", 0, 0.30, [(0.25, 0.9, 0.2, 1.0), (0.30, 0.8, 0.3, 1.5)], version="v1",
+           finished_at="2026-01-05T09:00:00+00:00"),
+    record("aad", "a:b", 1, 0.62, [(0.58, 0.7, 0.4, 2.2), (0.62, 0.5, 0.6, 2.4)], version="v1",
+           finished_at="2026-01-05T10:00:00+00:00"),
+    record("aad", "a:b", 0, 0.60, [(0.55, 0.8, 0.3, 2.0), (0.60, 0.6, 0.5, 2.5)], version="v2",
+           finished_at="2026-02-01T10:00:00+00:00"),
 ]
 
 

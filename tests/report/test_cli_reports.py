@@ -20,7 +20,8 @@ def write_runs(records: list[dict]) -> None:
     """Finished run folders, each named as the runner names it: by the hash of its config."""
     for record in records:
         config = {"method": record["method"], "pair": record["pair"], "seed": record["seed"],
-                  "variant": record.get("variant", ""), "source": {"epochs": 30}}
+                  "variant": record.get("variant", ""), "source": {"epochs": 30},
+                  **({"settings": record["settings_sha256"]} if "settings_sha256" in record else {})}
         record["run_id"] = atomic.sha256_json(config)[:16]
         folder = results.run_dir(record["run_id"])
         folder.mkdir(parents=True)
@@ -72,7 +73,7 @@ def test_per_class_of_a_missing_run_names_what_exists(home: Path) -> None:
 
 def test_export_csv_and_json(home: Path, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(invoke("report", "export", "--format", "csv"))))
-    assert len(rows) == 8
+    assert len(rows) == 11  # export lists every run, the older run of a seed too
     shot = next(r for r in rows if (r["method"], r["pair"], r["seed"]) == ("shot", "a:b", "0"))
     assert shot["config.source.epochs"] == "30" and shot["selection.oracle.epoch"] == "1"
     assert shot["selection.snd.accuracy"] == "0.6"
@@ -128,4 +129,49 @@ def test_per_class_and_confusion_plot_never_mix_variants(fresh_home: Path, recor
     board = invoke("report", "leaderboard", "--no-reported", "--format", "csv")  # the same two rows
     assert "shot,66.00 ± 1.41 (2),55.00 (1),60.50" in board.splitlines()
     assert '"shot [backbone=resnet18, epochs=1]",34.00 (1),— (no runs),— (1 pair(s) missing)' in board.splitlines()
+    registry_module.reset()
+
+
+def test_leaderboard_filters_rows_and_columns(home: Path) -> None:
+    text = invoke("report", "leaderboard", "--format", "csv", "--no-reported", "--methods", "shot,nrc",
+                  "--pairs", "b:a,a:b")
+    assert text.splitlines() == ['"method (accuracy %, last epoch)",b:a,a:b,Avg',
+                                 "nrc,— (no runs),66.00 (1),— (1 pair(s) missing)", "shot,55.00 (1),66.00 ± 1.41 (2),60.50"]
+    out = CliRunner().invoke(cli, ["report", "leaderboard", "--methods", "shot,bnm,tent", "--pairs", "a:b,c:d"])
+    assert out.exit_code != 0 and str(out.exception) == (
+        "no runs of --methods bnm, tent (methods with runs here: aad, nrc, shot, source_only, target_oracle); "
+        "--pairs c:d (pairs with runs here: a:b, b:a)")
+    out = CliRunner().invoke(cli, ["report", "leaderboard", "--suite", "synthetic", "--pairs", "a:b"])
+    assert out.exit_code != 0 and str(out.exception) == "give --suite or --pairs, not both"
+
+
+def test_runs_of_methods_not_installed_are_listed_apart(fresh_home: Path, records) -> None:
+    registry_module.reset()
+    gone = [dict(records[0], method="bnm", seed=seed, code={"method": {"plugin": "bnm", "source_sha256": "x"}})
+            for seed in range(4)]
+    write_runs([*records, *gone])
+    out = CliRunner().invoke(cli, ["report", "leaderboard", "--no-reported"])
+    assert out.exit_code == 0, out.output
+    assert "bnm" not in out.stdout.split("\n\n")[0]  # not in the table
+    assert out.stdout.splitlines()[-1] == "runs of methods not installed here: bnm (4 runs)"
+    csv_out = CliRunner().invoke(cli, ["report", "leaderboard", "--no-reported", "--format", "csv"])
+    assert "bnm" not in csv_out.stdout and "runs of methods not installed here: bnm (4 runs)" in csv_out.stderr
+    assert list(csv.reader(io.StringIO(csv_out.stdout)))[0][0] == "method (accuracy %, last epoch)"
+    registry_module.reset()
+
+
+def test_runs_whose_method_reached_for_labels_are_left_out_and_flagged(fresh_home: Path, records,
+                                                                        tmp_path: Path) -> None:
+    registry_module.reset()
+    event = "open /home/cache/datasets/b-0123/train_labels.npy"
+    cheat = dict(records[5], accuracy=0.99, label_access={"detected": True, "events": [event]})  # nrc a:b seed 0
+    write_runs([*records[:5], cheat, *records[6:]])
+    out = CliRunner().invoke(cli, ["report", "leaderboard", "--no-reported", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    assert "nrc" not in out.stdout  # its only run is the flagged one: no row
+    assert out.stderr.splitlines()[0] == (f"LABEL ACCESS DETECTED, left out of the table: nrc on a:b seed 0 (run "
+                                  f"{cheat['run_id']}; 99.00% is not a source-free result): {event}")
+    exported = list(csv.DictReader(io.StringIO(invoke("report", "export"))))
+    flags = {row["method"]: row["label_access.detected"] for row in exported if row["pair"] == "a:b" and row["seed"] == "0"}
+    assert flags["nrc"] == "True" and flags["shot"] == ""
     registry_module.reset()

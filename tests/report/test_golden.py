@@ -28,7 +28,10 @@ def check_golden(name: str, text: str) -> None:
 def test_leaderboard_formats(records, validators, fmt: str) -> None:
     header, rows, bold = report.leaderboard(records, None, "accuracy", "last", validators)
     suffix = {"github": "md", "latex": "tex", "html": "html", "csv": "csv", "json": "json"}.get(fmt, "txt")
-    check_golden(f"leaderboard.{suffix}", report.render(header, rows, fmt, bold))
+    notes = report.leaderboard_notes(records, rows, None, {"bnm": 4})
+    table, aside = report.with_notes(report.render(header, rows, fmt, bold), notes, fmt)
+    check_golden(f"leaderboard.{suffix}", table)
+    assert aside == ("\n".join(notes) if fmt in ("csv", "json") else "")  # stdout stays one table
 
 
 @pytest.mark.parametrize(("selection", "metric"), [("oracle", "accuracy"), ("snd", "accuracy"),

@@ -126,6 +126,8 @@ def load_file(path: Path) -> dict[str, Any]:
         loaded = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise DabenchError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise DabenchError(f"config file {path} is not UTF-8 text (byte {exc.start}); -c takes a YAML file") from None
     except yaml.YAMLError as exc:
         raise DabenchError(f"config file {path} is not valid YAML: {exc}") from None
     if loaded is None:

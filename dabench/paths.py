@@ -4,6 +4,7 @@ DABENCH_DATA_<ID>, DABENCH_DATA)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,24 @@ OWN_DATA_PREFIX = f"{DATA_ENV}_"  # DABENCH_DATA_<ID>: one dataset's own folder,
 
 def home() -> Path:
     return Path(os.environ.get("DABENCH_HOME") or Path.home() / ".dabench").expanduser()
+
+
+def check_home() -> Path:
+    """DABENCH_HOME, made if missing and checked writable once, before a command writes anything: one
+    message instead of a traceback half-way through a run."""
+    folder = home()
+    where = (f"DABENCH_HOME={folder}" if os.environ.get("DABENCH_HOME")
+             else f"dabench's home {folder} (DABENCH_HOME unset)")
+    fix = "point DABENCH_HOME at a folder you can write"
+    if folder.exists() and not folder.is_dir():
+        raise DabenchError(f"{where} is a file, not a folder; {fix}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise DabenchError(f"{where} is not writable ({exc.strerror or exc}); {fix}") from None
+    return folder
 
 
 def data_root() -> Path:

@@ -46,6 +46,7 @@ def data_prepare(name: str, resolution: int | None, sets: tuple[str, ...]) -> No
     from dabench.config import parse_set
     from dabench.data.pairs import prepare
 
+    paths.check_home()
     dataset = get_registry().dataset(name)
     resolution = resolution or dataset.native_size
     options = {key: value for assignment in sets for key, value in parse_set(assignment).items()}
@@ -58,7 +59,8 @@ def data_prepare(name: str, resolution: int | None, sets: tuple[str, ...]) -> No
 @click.argument("name")
 @data_root_option
 def data_check(name: str) -> None:
-    """Layout, counts, unreadable files, duplicates and leakage of a dataset; exit 2 if the layout is wrong."""
+    """Layout, counts, unreadable files, duplicates and leakage of a dataset read from a folder; exit 1 if a
+    file is unreadable, 2 if the layout is wrong."""
     from dabench.data.check import check_dataset
 
     dataset = get_registry().dataset(name)

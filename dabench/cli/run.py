@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dabench import results
+from dabench import paths, results
 from dabench.cli.data import data_root_option
 from dabench.registry import get_registry
 
@@ -35,8 +35,10 @@ def run(method: str, pair: str, seed: int, backbone: str | None, config_files: t
         sets: tuple[str, ...], device: str, source_model: Path | None, force: bool, rerun_changed: bool,
         as_json: bool) -> None:
     """Adapt one source model to one target with one method and score it on the target test split."""
-    from dabench.runner import execute, plan_run
+    from dabench.planning import plan_run
+    from dabench.runner import execute
 
+    paths.check_home()
     registry = get_registry()
     plan = plan_run(registry, method, pair, seed, backbone, config_files, sets, source_model)
     folder = results.run_dir(plan.run_id)

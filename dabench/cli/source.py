@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dabench import paths
 from dabench.errors import DabenchError
 from dabench.registry import Registry, get_registry
 
@@ -41,6 +42,7 @@ def source_train(dataset: str | None, pair: str | None, backbone: str | None, se
     from dabench.source import artifact_folder, get_source_model, with_data_key
     from dabench.train.device import resolve_device
 
+    paths.check_home()
     registry = get_registry()
     if (dataset is None) == (pair is None):
         raise DabenchError("give one of --dataset NAME (all of its classes) or --pair SOURCE:TARGET (the pair's "
@@ -77,9 +79,9 @@ def _dataset_source_spec(registry: Registry, dataset: str, seed: int, backbone: 
 
 def _pair_source_spec(registry: Registry, pair: str, seed: int, backbone: str | None, image_size: int | None,
                       config_files: tuple[Path, ...], sets: tuple[str, ...]) -> SourceSpec:
-    """The SourceSpec a `dabench run` of ``pair`` uses: its config resolved by the runner's own plan_run
-    (for source_only, whose run settings are the defaults), then the runner's own source_spec."""
-    from dabench.runner import plan_run, source_spec
+    """The SourceSpec a `dabench run` of ``pair`` uses: its config resolved by the run's own plan_run
+    (for source_only, whose run settings are the defaults), then the run's own source_spec."""
+    from dabench.planning import plan_run, source_spec
 
     if image_size is not None:
         sets = (*sets, f"image_size={image_size}")

@@ -6,11 +6,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dabench.errors import DabenchError, did_you_mean
 from dabench.labels import pair_classes
 from dabench.plugins import PluginHost
+
+if TYPE_CHECKING:  # annotations only: the registry is built without importing torch
+    from dabench.data.dataset import Dataset
+    from dabench.methods import Method
+    from dabench.models import Backbone
+    from dabench.validators import Validator
 
 MIN_SHARED_CLASSES = 2
 
@@ -37,11 +43,11 @@ class Pair:
 class Registry:
     """Id -> registered object for each kind, plus id -> providing plugin name."""
 
-    datasets: dict[str, Any] = field(default_factory=dict)
-    methods: dict[str, Any] = field(default_factory=dict)
-    backbones: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    methods: dict[str, type[Method]] = field(default_factory=dict)
+    backbones: dict[str, Backbone] = field(default_factory=dict)
     suites: dict[str, Suite] = field(default_factory=dict)
-    validators: dict[str, Any] = field(default_factory=dict)
+    validators: dict[str, Validator] = field(default_factory=dict)
     providers: dict[tuple[str, str], str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)  # duplicate-id errors, kept only when asked (build_registry)
@@ -63,19 +69,19 @@ class Registry:
             self.aliases[alias] = item_id
 
     # lookups -------------------------------------------------------------------------------
-    def dataset(self, name: str) -> Any:
+    def dataset(self, name: str) -> Dataset:
         return self._get("datasets", "dataset", name)
 
-    def method(self, name: str) -> Any:
+    def method(self, name: str) -> type[Method]:
         return self._get("methods", "method", self.aliases.get(name, name))
 
-    def backbone(self, name: str) -> Any:
+    def backbone(self, name: str) -> Backbone:
         return self._get("backbones", "backbone", name)
 
     def suite(self, name: str) -> Suite:
         return self._get("suites", "suite", name)
 
-    def validator(self, name: str) -> Any:
+    def validator(self, name: str) -> Validator:
         return self._get("validators", "validator", name)
 
     def _get(self, kind: str, word: str, name: str) -> Any:

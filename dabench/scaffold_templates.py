@@ -99,35 +99,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from dabench.data import DataOptions, Dataset, Split
-from dabench.data.images import CropSpec, ImageItem, decode_items, list_images, subfolders
+from dabench.data import FaceOptions, FolderDataset, ImageItem
+from dabench.data.images import list_images, subfolders
 from dabench.labels import CANONICAL_CLASSES
 
 
-class {camel}(Dataset):
+class {camel}(FolderDataset):
     id = "{name}"
     classes = CANONICAL_CLASSES
     description = "FER images in <split>/<class>/*.png folders (canonical class names)"
     layout = "train/<class>/*.png and test/<class>/*.png, <class> in: " + " ".join(CANONICAL_CLASSES)
+    official_split = "the train/ and test/ folders"
+    mode = "L"  # decode as grayscale; "RGB" for colour
     native_size = 48
     default_backbone = "small_cnn"
 
-    def source_signature(self, folder: Path) -> list[tuple[str, int]]:
-        return [(f"{{s.name}}/{{c.name}}", len(list_images(c))) for s in subfolders(folder) for c in subfolders(s)]
-
-    def build(self, folder: Path | None, options: DataOptions) -> dict[str, Split]:
-        assert folder is not None
-        splits = {{}}
+    def items(self, folder: Path, options: FaceOptions) -> list[ImageItem]:
+        """Every labelled image with its split (the base decodes, crops, resizes and splits them, and
+        `dabench data check {name}` reads each one); a wrong layout is ``self.missing(folder, what)``."""
+        items = []
         for split in self.splits:
             if not (folder / split).is_dir():
                 raise self.missing(folder, f"split folder '{{split}}/' not found")
-            items = [ImageItem(f"{{split}}/{{c.name}}/{{p.name}}", split, self.classes.index(c.name), p)
-                     for c in subfolders(folder / split) if c.name in self.classes for p in list_images(c)]
-            images, _ = decode_items(items, options.resolution, "RGB" if options.rgb else "L", CropSpec("none"))
-            splits[split] = Split(images, np.array([item.label for item in items], dtype=np.int64))
-        return splits
+            for class_dir in subfolders(folder / split):
+                if class_dir.name not in self.classes:
+                    raise self.missing(folder, f"class folder {{split}}/{{class_dir.name}}/ is not one of "
+                                               + " ".join(self.classes))
+                items += [ImageItem(f"{{split}}/{{class_dir.name}}/{{path.name}}", split,
+                                    self.classes.index(class_dir.name), path) for path in list_images(class_dir)]
+        return items
 '''
 
 BACKBONE = '''"""``{name}``: a two-block CNN backbone (a starting point; replace the layers with yours)."""

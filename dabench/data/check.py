@@ -1,5 +1,6 @@
 """``dabench data check``: layout, counts per split and class, unreadable files, exact duplicates
-(within and across splits, and with conflicting labels), and the class space of a dataset."""
+(within and across splits, and with conflicting labels), and the class space of a dataset read from a
+folder: file by file for a FolderDataset, from its built splits for any other Dataset."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from dabench.data.dataset import Dataset
+from dabench.data.folder import FolderDataset
 from dabench.data.images import ImageItem, content_hash, item_bytes, open_image, parallel_map
-from dabench.data.native import NativeDataset
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
 
@@ -30,6 +32,8 @@ class CheckReport:
     blank: int = 0  # readable images of one flat colour
     groups: list[list[int]] = field(default_factory=list)  # item indices sharing one content hash
     items: list[ImageItem] = field(default_factory=list)
+    hashed: str = "the file bytes"  # what the duplicate search compares
+    note: str = ""  # how the check read the dataset, when not file by file
 
     @property
     def surplus(self) -> int:
@@ -42,7 +46,7 @@ class CheckReport:
         return [g for g in self.groups if len({self.items[i].label for i in g}) > 1]
 
     def lines(self) -> list[str]:
-        lines = [f"{self.dataset}: layout found in {self.folder}: {self.layout}", ""]
+        lines = [f"{self.dataset}: layout found in {self.folder}: {self.layout}", *([self.note] if self.note else []), ""]
         names = [name for name in self.classes]
         rows = [[split, *(self.counts[split][i] for i in range(len(names))), sum(self.counts[split].values())]
                 for split in self.splits]
@@ -64,7 +68,7 @@ class CheckReport:
             lines.append(f"  ... and {len(self.unreadable) - SHOWN} more")
         lines.append(f"blank (single-value) images: {self.blank}")
         crossing, conflicting = self.crossing(), self.conflicting()
-        lines.append(f"exact duplicates (sha256 of the file bytes): {len(self.groups):,} groups, "
+        lines.append(f"exact duplicates (sha256 of {self.hashed}): {len(self.groups):,} groups, "
                      f"{self.surplus:,} surplus files")
         if self.groups:
             by_splits = Counter(" + ".join(sorted({self.items[i].split for i in g})) for g in self.groups)
@@ -79,10 +83,14 @@ class CheckReport:
         return lines
 
 
-def check_dataset(dataset: NativeDataset, folder: Path, workers: int | None = None) -> CheckReport:
-    """Read every file of ``dataset`` under ``folder``; layout errors raise DabenchError."""
-    if not isinstance(dataset, NativeDataset):
-        raise DabenchError(f"dataset '{dataset.id}' is not read from a folder; `data check` has nothing to check")
+def check_dataset(dataset: Dataset, folder: Path | None, workers: int | None = None) -> CheckReport:
+    """Read every file of ``dataset`` under ``folder``; layout errors raise DabenchError. A Dataset that is
+    no FolderDataset lists no files: its splits are built at its native size and checked instead."""
+    if dataset.generated or folder is None:
+        raise DabenchError(f"dataset '{dataset.id}' is generated from code, not read from a folder; "
+                           "`data check` has nothing to check")
+    if not isinstance(dataset, FolderDataset):
+        return check_built(dataset, folder)
     items = dataset.items(folder, dataset.options({}))
     report = CheckReport(dataset.id, folder, dataset.layout_found(folder), tuple(dataset.classes),
                          tuple(dataset.splits), items=items)
@@ -111,5 +119,28 @@ def check_dataset(dataset: NativeDataset, folder: Path, workers: int | None = No
         if digest:
             by_hash[digest].append(index)
         report.blank += blank
+    report.groups = [group for group in by_hash.values() if len(group) > 1]
+    return report
+
+
+def check_built(dataset: Dataset, folder: Path) -> CheckReport:
+    """The check of a Dataset that only implements ``build``: its splits, built at its native size,
+    stand in for the files (duplicates are then equal prepared images; an unreadable file fails the build)."""
+    options = dataset.options({"resolution": dataset.native_size})
+    splits = dataset.build(folder, options)
+    items = [ImageItem(f"#{index}", split, int(label), pixels=image)
+             for split, data in splits.items() for index, (image, label) in enumerate(zip(data.images, data.labels))]
+    report = CheckReport(dataset.id, folder, dataset.layout, tuple(dataset.classes), tuple(dataset.splits),
+                         items=items, hashed=f"the prepared pixels at {options.resolution} px",
+                         note=(f"checked from its splits as build() returns them at {options.resolution} px "
+                               "(a FolderDataset's items() would let the check read each file)"))
+    for split in dataset.splits:
+        report.counts[split] = Counter()
+    by_hash: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(items):
+        report.counts.setdefault(item.split, Counter())[item.label] += 1
+        assert item.pixels is not None
+        report.blank += bool(item.pixels.size) and item.pixels.min() == item.pixels.max()
+        by_hash[content_hash(item, item_bytes(item))].append(index)
     report.groups = [group for group in by_hash.values() if len(group) > 1]
     return report

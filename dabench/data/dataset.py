@@ -102,12 +102,19 @@ class Dataset:
         return folder
 
     def missing(self, folder: Path, what: str) -> DabenchError:
-        """The error for a dataset that is absent or incomplete: where, what layout, where to get it."""
+        """The error for a folder that is absent, incomplete or malformed (``what`` went wrong): it adds
+        where it looked, the layout expected and where to get the data. Not for options: see option_error."""
         message = f"dataset '{self.id}': {what} in {folder}.\nExpected layout under {folder}:\n  {self.layout}"
         if self.request:
             message += f"\nThis dataset is licence-gated; request it from its owners: {self.request}"
         message += "\nSet DABENCH_DATA (or --data-root) to the folder that holds it."
         return DabenchError(message)
+
+    def option_error(self, message: str) -> DabenchError:
+        """The one-line error for an option that does not fit (``raise self.option_error("...")`` in
+        ``build`` or ``items``, where the check needs the folder); a check of the values alone belongs
+        in the Options class's ``__post_init__`` (a ValueError there reads the same)."""
+        return DabenchError(f"bad option for dataset '{self.id}': {message}")
 
     def cache_key(self, folder: Path | None, options: DataOptions) -> dict[str, Any]:
         """What identifies the prepared arrays; a change to any of it prepares anew (a new split rule too)."""

@@ -35,9 +35,15 @@ R = TypeVar("R")
 class ImageItem:
     """One labelled image of a dataset, as its plugin lists it.
 
-    ``box``: the dataset's own face box (left, top, right, bottom, px), if it has one.
-    ``uncropped``: True for whole frames that need a face crop, None to decide by size (FRAME_MIN_SIDE).
-    ``pixels``: (H, W) uint8 for datasets stored as pixel values (fer2013.csv) instead of files.
+    ``name``: how messages and ``data check`` name it (unique within the dataset).
+    ``split``: one of the dataset's ``splits``; ``label``: an index into its ``classes``.
+    ``path``: the image file; ``pixels``: (H, W) uint8 instead, for datasets stored as pixel values
+    (fer2013.csv).
+    ``box``: the dataset's own face box (left, top, right, bottom, px), if it has one; it wins over
+    the fixed and Haar crops.
+    ``uncropped``: True for whole frames, which get the fixed (or Haar) crop; False (the default) for
+    face crops, which are only resized; None to decide by size (a shorter side over FRAME_MIN_SIDE px
+    is a frame).
     ``group``: what must never straddle splits (subject, source photo); informational.
     """
 
@@ -51,12 +57,43 @@ class ImageItem:
     group: str = ""
 
 
+WHOLE_IMAGE: Box = (0.0, 0.0, 1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class CropSpec:
-    """How to crop: ``mode`` in CROPS; ``fixed`` = the dataset's documented box as fractions of W and H."""
+    """How to crop: ``mode`` in CROPS (``fixed``, ``haar``, ``none``); ``fixed``: the box of whole frames
+    as fractions (left, top, right, bottom) of width and height, also Haar's fallback when it finds no
+    face. Items with their own ``box`` are cut by it under ``fixed`` and ``haar``; other items get
+    ``fixed`` only when they are whole frames (``ImageItem.uncropped``); ``none`` resizes every image."""
 
     mode: str = "fixed"
-    fixed: Box = (0.0, 0.0, 1.0, 1.0)
+    fixed: Box = WHOLE_IMAGE
+
+
+def can_take_fixed_crop(item: ImageItem) -> bool:
+    """Whether ``item`` may get the fixed (or Haar) box: no box of its own and not marked a face crop."""
+    return item.box is None and item.uncropped is not False
+
+
+def refuse_unreachable_crop(items: list[ImageItem], crop: CropSpec, dataset: str = "") -> None:
+    """A fixed box that no item can receive would be silently ignored: raise instead, saying what to set."""
+    if crop.mode == "none" or tuple(crop.fixed) == WHOLE_IMAGE or not items:
+        return
+    if any(can_take_fixed_crop(item) for item in items):
+        return
+    whose = f"dataset '{dataset}': " if dataset else ""
+    boxed = sum(item.box is not None for item in items)
+    if not boxed:
+        which = "all have uncropped=False, the default, and no box"
+    elif boxed == len(items):
+        which = "all have their own box"
+    else:
+        which = f"{boxed} have their own box, the rest uncropped=False, the default"
+    raise DabenchError(f"{whose}the fixed crop {tuple(crop.fixed)} reaches none of the {len(items)} images "
+                       f"({which}); set ImageItem(uncropped=True) on the whole frames it is for (uncropped=None: "
+                       f"frames by size, shorter side > {FRAME_MIN_SIDE} px), or leave the crop out "
+                       "(CropSpec('none'); on a FolderDataset, no fixed_crop)")
 
 
 def default_workers() -> int:
@@ -169,11 +206,13 @@ def to_array(item: ImageItem, data: bytes, resolution: int, mode: str, crop: Cro
 
 
 def decode_items(items: list[ImageItem], resolution: int, mode: str, crop: CropSpec, desc: str = "decode",
-                 workers: int | None = None) -> tuple[np.ndarray, list[str]]:
+                 workers: int | None = None, dataset: str = "") -> tuple[np.ndarray, list[str]]:
     """All items as (N, resolution, resolution, C) uint8 plus the sha256 of each file's bytes.
 
-    Unreadable files raise one DabenchError listing them (``dabench data check`` lists them all).
+    Unreadable files raise one DabenchError listing them (``dabench data check`` lists them all); so
+    does a fixed crop that no item can receive (``dataset``: the id that error names).
     """
+    refuse_unreachable_crop(items, crop, dataset)
     channels = 1 if mode == "L" else 3
     images = np.empty((len(items), resolution, resolution, channels), dtype=np.uint8)
     hashes: list[str] = [""] * len(items)

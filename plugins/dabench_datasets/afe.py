@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 LIST_DIR = Path("annos/TrainTest")
@@ -41,7 +41,7 @@ def parse_list(path: Path) -> list[tuple[str, tuple[float, float, float, float],
     return rows
 
 
-class Afe(NativeDataset):
+class Afe(FolderDataset):
     id = "afe"
     classes = CANONICAL_CLASSES
     description = "AFE/AFED: Asian faces in 7 classes, cropped by their boxes; official Train / Test lists"

@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 LIST_DIR = Path("Manually_Annotated_file_lists")
@@ -48,7 +48,7 @@ def parse_list(path: Path) -> list[tuple[str, tuple[float, float, float, float],
     return rows
 
 
-class AffectNet(NativeDataset):
+class AffectNet(FolderDataset):
     id = "affectnet"
     classes = CLASSES
     description = "AffectNet (manual): 7 basic classes + contempt, cropped by the face boxes; training / validation"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dabench
+from dabench.data import CropSpec, FaceOptions, FolderDataset
 from dabench.data.images import ImageItem, list_images, subfolders
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 CLASSES = tuple(name for name in CANONICAL_CLASSES if name != "neutral") + ("contempt",)
@@ -39,7 +39,7 @@ def subject_of(file_name: str) -> str:
     return match.group(1).upper() if match else ""
 
 
-class CkPlus(NativeDataset):
+class CkPlus(FolderDataset):
     id = "ckplus"
     classes = CLASSES
     description = "CK+: posed lab faces, 6 basic classes + contempt (no neutral), subject-disjoint split"
@@ -66,13 +66,21 @@ class CkPlus(NativeDataset):
     def items(self, folder: Path, options: CkPlusOptions) -> list[ImageItem]:
         if (folder / "cohn-kanade-images").is_dir():
             return self._original_items(folder, options)
+        if options.peak_frames != CkPlusOptions.peak_frames:
+            raise self.option_error(f"peak_frames={options.peak_frames} applies to the original "
+                                    f"cohn-kanade-images/ tree only; {folder} holds CK+48 class folders")
         return self._folder_items(folder)
+
+    def crop_spec(self, options: CkPlusOptions, folder: Path) -> CropSpec:
+        # FIXED_CROP is for the original frames; CK+48's images are face crops already
+        original = (folder / "cohn-kanade-images").is_dir()
+        return CropSpec(options.crop, FIXED_CROP) if original else CropSpec(options.crop)
 
     def _item(self, path: Path, name: str, folder: Path, uncropped: bool) -> ImageItem:
         subject = subject_of(path.name)
         if not subject:
             raise self.missing(folder, f"file {path.relative_to(folder)} is not named S<subject>_<seq>_<frame>.png")
-        return ImageItem(path.name, self.rule().assign(subject), CLASSES.index(name), path,
+        return ImageItem(path.name, self.assign_split(subject), CLASSES.index(name), path,
                          uncropped=uncropped, group=subject)
 
     def _folder_items(self, folder: Path) -> list[ImageItem]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem, list_images
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 LABEL_FILE = Path("label/label.lst")
@@ -39,7 +39,7 @@ def parse_label_file(path: Path) -> list[tuple[str, int, tuple[float, float, flo
     return rows
 
 
-class Expw(NativeDataset):
+class Expw(FolderDataset):
     id = "expw"
     classes = CANONICAL_CLASSES
     description = "ExpW: 91,793 web faces in 7 classes, cropped by their boxes; dabench's photo-level split v1"

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem, list_images, subfolders
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 CSV_NAME = "fer2013.csv"
@@ -25,7 +25,7 @@ USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SIDE = 48
 
 
-class Fer2013(NativeDataset):
+class Fer2013(FolderDataset):
     id = "fer2013"
     classes = CANONICAL_CLASSES
     description = "FER2013: 35,887 48x48 grayscale web faces, 7 classes; train / val (PublicTest) / test (PrivateTest)"

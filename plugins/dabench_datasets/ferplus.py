@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 LABEL_FILE = "label.csv"
@@ -123,7 +123,7 @@ def parse_label_file(path: Path, shown: str) -> list[VoteRow]:
     return rows
 
 
-class FerPlus(NativeDataset):
+class FerPlus(FolderDataset):
     id = "ferplus"
     classes = CLASSES
     description = ("FER+: FER2013's 48x48 faces relabelled by 10 taggers, 7 classes + contempt (majority vote); "

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem, list_images
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 CODES = {"AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happiness", "NE": "neutral", "SA": "sadness",
@@ -19,7 +19,7 @@ SPLIT_RULE = Path(__file__).parent / "splits" / "jaffe_v1.yaml"
 FIXED_CROP = (0.2, 0.25, 0.8, 0.85)
 
 
-class Jaffe(NativeDataset):
+class Jaffe(FolderDataset):
     id = "jaffe"
     classes = CANONICAL_CLASSES
     description = "JAFFE: 213 posed grayscale images, 10 posers, 7 classes; subject-disjoint split (KM, YM test)"
@@ -35,8 +35,6 @@ class Jaffe(NativeDataset):
         files = list_images(folder)
         if not files:
             raise self.missing(folder, "no .tiff images found")
-        rule = self.rule()
-        assert rule is not None
         items = []
         for path in files:
             match = FILE_NAME.match(path.name)
@@ -44,7 +42,7 @@ class Jaffe(NativeDataset):
                 raise self.missing(folder, f"unknown label code in file name {path.name}; expected "
                                            "poser.EXPRn.id.tiff with EXPR one of " + ", ".join(CODES))
             subject, code = match.group(1).upper(), match.group(2).upper()
-            items.append(ImageItem(path.name, rule.assign(subject), CANONICAL_CLASSES.index(CODES[code]), path,
+            items.append(ImageItem(path.name, self.assign_split(subject), CANONICAL_CLASSES.index(CODES[code]), path,
                                    uncropped=True, group=subject))
         return items
 

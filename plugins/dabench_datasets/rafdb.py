@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem, list_images
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 LABEL_FILE = Path("EmoLabel/list_patition_label.txt")  # sic: the release spells it "patition"
@@ -46,7 +46,7 @@ def read_box(path: Path) -> tuple[float, float, float, float] | None:
     return (values[0], values[1], values[2], values[3]) if len(values) == 4 else None
 
 
-class RafDb(NativeDataset):
+class RafDb(FolderDataset):
     id = "rafdb"
     classes = CANONICAL_CLASSES
     description = "RAF-DB basic: 15,339 in-the-wild faces, 7 classes, official train/test (12,271 / 3,068)"

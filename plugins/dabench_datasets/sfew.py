@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dabench
+from dabench.data import FaceOptions, FolderDataset
 from dabench.data.images import ImageItem, list_images, subfolders
-from dabench.data.native import FaceOptions, NativeDataset
 from dabench.labels import CANONICAL_CLASSES
 
 FOLDER_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
@@ -20,7 +20,7 @@ SPLIT_FOLDERS = {"train": "train", "val": "test"}
 FIXED_CROP = (0.3, 0.1, 0.7, 0.7)
 
 
-class Sfew(NativeDataset):
+class Sfew(FolderDataset):
     id = "sfew"
     classes = CANONICAL_CLASSES
     description = "SFEW 2.0: movie stills, 7 classes; Train / Val (Val is the test split)"

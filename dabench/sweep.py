@@ -1,5 +1,6 @@
-"""Sweeps: methods x pairs x seeds as runs, each one's state read from its folder (done / running /
-failed / interrupted / pending), the unfinished ones handed to a launcher, every outcome indexed."""
+"""Sweeps: the runs of a sweep (planned in ``dabench.sweep_planning``), each one's state read from its
+folder (done / running / failed / interrupted / pending), the unfinished ones handed to a launcher,
+every outcome indexed."""
 
 from __future__ import annotations
 
@@ -13,30 +14,14 @@ from typing import Any
 import yaml
 
 from dabench import atomic, paths, progress, results, running
-from dabench import config as cfg
 from dabench.errors import DabenchError
+from dabench.planning import plan_run
 from dabench.registry import Registry, get_registry
-from dabench.runner import RunPlan, execute, plan_run
+from dabench.runner import execute
+from dabench.sweep_planning import RunRequest, parse_seeds, plan_sweep  # noqa: F401 -- re-exported for dabench.sweep's callers
 
 STATES = ("done", "running", "failed", "interrupted", "pending")
 TO_RUN = ("pending", "interrupted")  # an interrupted run resumes from its checkpoint
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What a worker (another process, another machine) needs to rebuild a run's plan."""
-
-    method: str
-    pair: str
-    seed: int
-    backbone: str | None
-    sets: tuple[str, ...]
-    run_id: str
-    force: bool = False  # rerun it even if done (sweep --rerun-changed: its method's code changed since)
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.pair} seed {self.seed}"
 
 
 @dataclass
@@ -59,78 +44,6 @@ class Outcome:
     result: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     log: str = ""
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``0,1,2`` or ``0-4`` (inclusive) or a mix."""
-    seeds: list[int] = []
-    try:
-        for part in (p.strip() for p in text.split(",") if p.strip()):
-            low, _, high = part.partition("-")
-            seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
-    except ValueError:
-        raise DabenchError(f"--seeds '{text}': write seeds as 0,1,2 or 0-4") from None
-    if not seeds:
-        raise DabenchError("--seeds is empty; write seeds as 0,1,2 or 0-4")
-    return list(dict.fromkeys(seeds))
-
-
-def split_list(text: str | None) -> list[str]:
-    return [item.strip() for item in (text or "").split(",") if item.strip()]
-
-
-def plan_sweep(registry: Registry, methods: list[str], pairs: list[str], seeds: list[int],
-               backbone: str | None = None, sets: tuple[str, ...] = (),
-               config_files: tuple[Path, ...] = ()) -> list[tuple[RunPlan, RunRequest]]:
-    """Every (method, pair, seed) planned and checked before anything runs; all bad names in one error.
-
-    A ``--set`` of a method hyperparameter applies to the methods that have it (``epochs=3`` leaves
-    source_only alone); a key that no method of the sweep and no run setting knows is an error.
-    """
-    if not methods:
-        raise DabenchError("the sweep names no method; pass --methods a,b (see `dabench list methods`)")
-    if not pairs:
-        raise DabenchError("the sweep names no pair; pass --suite NAME or --pairs S:T,S:T")
-    bad_methods = [f"method '{name}'" for name in methods if registry.aliases.get(name, name) not in registry.methods]
-    bad_pairs = []
-    for text in pairs:
-        try:
-            registry.pair(text)
-        except DabenchError as exc:
-            bad_pairs.append(f"pair '{text}' ({exc})")
-    if bad_methods or bad_pairs:
-        hints = ([f"valid methods: {', '.join(sorted(registry.methods))}"] if bad_methods else []) + \
-                (["valid pairs: `dabench list pairs`"] if bad_pairs else [])
-        raise DabenchError(f"the sweep names {len(bad_methods) + len(bad_pairs)} unknown or invalid item(s): "
-                           f"{'; '.join(bad_methods + bad_pairs)}. Nothing was run; {'; '.join(hints)}")
-    layers = tuple(file_as_sets(path) for path in config_files)
-    all_sets = tuple(s for layer in layers for s in layer) + tuple(sets)
-    per_method = {name: _sets_for(registry, name, all_sets) for name in methods}
-    used = {s for chosen in per_method.values() for s in chosen}
-    unused = [s for s in all_sets if s not in used]
-    if unused:
-        raise DabenchError(f"--set {', '.join(unused)}: no method of this sweep has that key, nor is it a run "
-                           f"setting; run settings: {', '.join(sorted(cfg.RUN_DEFAULTS))}; method keys: "
-                           + "; ".join(f"{m}: {', '.join(sorted(registry.method(m).hparam_defaults())) or '-'}"
-                                       for m in methods))
-    planned = []
-    for name in methods:
-        for pair in pairs:
-            for seed in seeds:
-                plan = plan_run(registry, name, pair, seed, backbone, (), per_method[name])
-                request = RunRequest(plan.method.id, str(plan.pair), seed, backbone, per_method[name], plan.run_id)
-                planned.append((plan, request))
-    return planned
-
-
-def file_as_sets(path: Path) -> tuple[str, ...]:
-    """A ``-c`` file as ``key=<json>`` assignments, so workers on other machines need not read the file."""
-    return tuple(f"{key}={json.dumps(value)}" for key, value in cfg.load_file(path).items())
-
-
-def _sets_for(registry: Registry, method: str, sets: tuple[str, ...]) -> tuple[str, ...]:
-    known = set(cfg.RUN_DEFAULTS) | set(registry.method(method).hparam_defaults())
-    return tuple(s for s in sets if s.split("=", 1)[0].split(".")[0].strip() in known)
 
 
 # ---- state of each run, read from its folder ----------------------------------------------------

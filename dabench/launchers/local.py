@@ -16,7 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from dabench.errors import DabenchError
-from dabench.sweep import Outcome, RunRequest, died, execute_request
+from dabench.sweep import Outcome, died, execute_request
+from dabench.sweep_planning import RunRequest
 
 PR_SET_PDEATHSIG = 1
 WORKER_START_SECONDS = 600.0  # spawning a worker imports torch: slow on a loaded machine, not this slow

@@ -9,7 +9,8 @@ from typing import Any
 
 from dabench.errors import DabenchError
 from dabench.paths import OWN_DATA_PREFIX
-from dabench.sweep import Outcome, RunRequest, died, execute_request
+from dabench.sweep import Outcome, died, execute_request
+from dabench.sweep_planning import RunRequest
 
 # plugin selection travels with each task and wins, so that every machine resolves a run to the same plan
 FORWARDED_ENV = ("DABENCH_LOAD_PLUGINS", "DABENCH_STRICT_PLUGINS")

@@ -144,6 +144,19 @@ def selection_report(fmt: str, metric: str) -> None:
     click.echo(report.render(header, rows, fmt))
 
 
+@report_group.command("search")
+@click.option("--by", required=True, help="The label-free validator that picks among the settings (dabench list validators).")
+@click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
+def search_report(by: str, fmt: str) -> None:
+    """A hyperparameter search's settings (sweep --grid/--random) per method and pair, each with its final
+    label-free validator score (mean over seeds) and the one that validator picks; accuracy is shown, never
+    used to pick."""
+    from dabench.reports.search import search_table
+
+    records, _ = report.without_label_access(_finished_runs())
+    click.echo(report.render(*search_table(records, get_registry().validators, by), fmt))
+
+
 @report_group.command("per-class")
 @click.option("--method", "-m", required=True, help="Method id.")
 @click.option("--pair", "-p", required=True, help="SOURCE:TARGET.")

@@ -1,5 +1,5 @@
 """`dabench sweep` and `dabench status`: methods x pairs x seeds, and where such a sweep stands.
-dabench.sweep imports the runner (torch), so it is imported inside each command."""
+dabench.sweep and dabench.sweep_planning import torch (the runner, the planning), so each command imports them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def _selection_options(function):
                      help="YAML file(s) merged over the defaults."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override one key; a method key applies to the methods that have it."),
+        click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2",
+                     help="Search: every combination of these values (repeatable; a key applies as --set does)."),
+        click.option("--random", "trials", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Search: N draws from the --grid values instead of every combination, seeded per "
+                          "(method, key, trial)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -32,29 +37,32 @@ def _selection_options(function):
 
 
 def _sweep_requests(selection: dict) -> list:
-    from dabench import sweep as sweeps
+    from dabench import sweep_planning as sweeps
 
     registry = get_registry()
     if selection["suite"] and selection["pairs"]:
         raise DabenchError("give --suite or --pairs, not both")
     pairs = list(registry.suite(selection["suite"]).pairs) if selection["suite"] else sweeps.split_list(selection["pairs"])
     planned = sweeps.plan_sweep(registry, sweeps.split_list(selection["methods"]), pairs,
-                                sweeps.parse_seeds(selection["seeds"]), selection["backbone"], tuple(selection["sets"]))
+                                sweeps.parse_seeds(selection["seeds"]), selection["backbone"], tuple(selection["sets"]),
+                                grid=tuple(selection.get("grid", ())), trials=selection.get("trials") or 0)
     return [request for _, request in planned]
 
 
-def _selection(suite, pairs, methods, seeds, backbone, config_files, sets) -> dict:
-    from dabench import sweep as sweeps
+def _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid=(), trials=None) -> dict:
+    from dabench import sweep_planning as sweeps
 
+    if trials and not grid:
+        raise DabenchError("--random N draws from the values of --grid KEY=V1,V2; give at least one --grid")
     file_sets = [s for path in config_files for s in sweeps.file_as_sets(path)]
     return {"suite": suite, "pairs": pairs, "methods": methods, "seeds": seeds, "backbone": backbone,
-            "sets": file_sets + list(sets)}
+            "sets": file_sets + list(sets), "grid": list(grid), "trials": trials}
 
 
 @click.command("sweep")
 @_selection_options
 @click.option("--launcher", default="local", type=click.Choice(["local", "ray"]), show_default=True)
-@click.option("--workers", type=int, default=None,
+@click.option("--workers", type=click.IntRange(min=1), default=None,
               help="local: worker processes (default: one per visible GPU; else 1, in this process).")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
 @click.option("--retry-failed", is_flag=True, help="Rerun the runs that failed before (else they are skipped).")
@@ -64,14 +72,15 @@ def _selection(suite, pairs, methods, seeds, backbone, config_files, sets) -> di
 @data_root_option
 @click.option("--ray-address", default="auto", show_default=True,
               help="ray: the cluster to join ('auto': the one `ray start` made here, else a new local one).")
-def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, launcher, workers, device,
+def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, launcher, workers, device,
           retry_failed, rerun_changed, dry_run, ray_address) -> None:
     """Run methods x pairs x seeds. Finished runs are skipped, interrupted ones resume, failed ones are
     reported (and rerun with --retry-failed); exits 1 unless every run ends done (some failed, or are
     still running elsewhere, or were left interrupted), with a line saying which."""
     from dabench import sweep as sweeps
 
-    selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets)
+    paths.check_home()
+    selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials)
     requests = _with_changed(_sweep_requests(selection), rerun_changed, dry_run)
     if dry_run:
         click.echo(sweeps.format_status(sweeps.sweep_status(requests), "dry run, nothing started:"))
@@ -123,13 +132,13 @@ def _with_changed(requests: list, rerun_changed: bool, dry_run: bool) -> list:
 
 @click.command("status")
 @_selection_options
-def status(suite, pairs, methods, seeds, backbone, config_files, sets) -> None:
+def status(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials) -> None:
     """Done / running / failed / interrupted / pending runs of a sweep (by default the last one started
     with this DABENCH_HOME), with each failed run's error."""
     from dabench import sweep as sweeps
 
     if suite or pairs or methods:
-        selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets)
+        selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials)
     else:
         selection = sweeps.load_selection()
     if selection is None:

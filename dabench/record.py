@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import sklearn
 import torch
 
 import dabench
-from dabench import results
+from dabench import atomic, provenance
 from dabench.data.dataset import Split
 from dabench.evaluation import pseudo_label_quality
 from dabench.methods import AdaptContext
@@ -67,7 +68,7 @@ def result_record(plan: RunPlan, registry: Registry, device: torch.device, ctx: 
         "split_hashes": split_hashes,
         "versions": versions(), "git_revision": git_revision(),
         "determinism": determinism_report(device, config["amp"]),
-        **results.identity(registry, plan),  # finished_at, settings_sha256, code (not in the run id)
+        **run_identity(registry, plan),  # finished_at, settings_sha256, code (not in the run id)
     }
 
 
@@ -90,3 +91,15 @@ def git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def run_identity(registry: Registry, plan: RunPlan) -> dict[str, Any]:
+    """What made a run of ``plan``, beside its config (result.json, not the run id): when it finished
+    (``finished_at``, UTC), ``settings_sha256`` (its config's hash less the seed and the source-model
+    file: two runs of one leaderboard cell with different hashes were made by different code or
+    defaults) and ``code``, each plugin's distribution, version and source hash (dabench.provenance)."""
+    settings = {key: value for key, value in plan.config.items() if key not in ("seed", "source_model")}
+    return {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings_sha256": atomic.sha256_json(settings)[:16],
+            "code": provenance.code_record(registry, plan.method.id, plan.config["backbone"],
+                                           (plan.pair.source, plan.pair.target))}

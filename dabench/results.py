@@ -47,20 +47,6 @@ def run_dir(run_id: str) -> Path:
     return paths.runs_dir() / run_id
 
 
-def identity(registry: Any, plan: Any) -> dict[str, Any]:
-    """What made a run of ``plan``, beside its config (result.json, not the run id): when it finished
-    (``finished_at``, UTC), ``settings_sha256`` (its config's hash less the seed and the source-model
-    file: two runs of one leaderboard cell with different hashes were made by different code or
-    defaults) and ``code``, each plugin's distribution, version and source hash (dabench.provenance)."""
-    from dabench import provenance
-
-    settings = {key: value for key, value in plan.config.items() if key not in ("seed", "source_model")}
-    return {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "settings_sha256": atomic.sha256_json(settings)[:16],
-            "code": provenance.code_record(registry, plan.method.id, plan.config["backbone"],
-                                           (plan.pair.source, plan.pair.target))}
-
-
 def close_history(history: list[dict[str, Any]], final: dict[str, Any]) -> list[dict[str, Any]]:
     """``history`` (appended to in place, and returned) ending with the model the run scored. ``final``:
     that model's ``accuracy``, ``macro_f1`` and ``validators``. When they differ from the last epoch's, the

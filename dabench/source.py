@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,16 @@ def _restore(path: Path, registry: Registry, backbone: str, classes: tuple[str, 
     return model.to(device)
 
 
+def _why_unreadable(exc: Exception) -> str:
+    """One line on why a file is no source checkpoint, without torch's advice to load it with
+    ``weights_only=False`` (which would run whatever code the file holds)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "not a torch checkpoint of tensors and plain values"
+    if isinstance(exc, (KeyError, TypeError)):
+        return f"a torch file without dabench's metadata, no key {exc}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"
+
+
 def inspect_source_file(path: Path, backbone: str, classes: tuple[str, ...], image_size: int,
                         pair: tuple[str, str]) -> dict[str, Any]:
     """The metadata (with the file's sha256) of a source checkpoint trained elsewhere, checked against
@@ -139,7 +150,7 @@ def inspect_source_file(path: Path, backbone: str, classes: tuple[str, ...], ima
         spec = checkpoint["meta"]["spec"]
         trained_on = spec["dataset"]
     except Exception as exc:  # any unreadable or foreign file
-        raise DabenchError(f"--source-model {path} is not a dabench source checkpoint ({type(exc).__name__}: {exc}); "
+        raise DabenchError(f"--source-model {path} is not a dabench source checkpoint ({_why_unreadable(exc)}); "
                            "make one with `dabench source train`") from None
     source, target = pair
     if trained_on == target:

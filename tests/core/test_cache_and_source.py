@@ -75,8 +75,16 @@ def test_foreign_checkpoint_must_match_the_pair(fresh_home: Path, registry) -> N
         inspect_source_file(path, "small_cnn", CANONICAL_CLASSES, 32, ("synth-wild", "synth-lab"))
     junk = fresh_home / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(DabenchError, match="is not a dabench source checkpoint"):
+    with pytest.raises(DabenchError) as raised:
         inspect_source_file(junk, "small_cnn", CANONICAL_CLASSES, 32, pair)
+    assert str(raised.value) == (f"--source-model {junk} is not a dabench source checkpoint (not a torch checkpoint "
+                                 "of tensors and plain values); make one with `dabench source train`")  # no torch advice
+    foreign = fresh_home / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(DabenchError) as raised:
+        inspect_source_file(foreign, "small_cnn", CANONICAL_CLASSES, 32, pair)
+    assert str(raised.value) == (f"--source-model {foreign} is not a dabench source checkpoint (a torch file without "
+                                 "dabench's metadata, no key 'meta'); make one with `dabench source train`")
     copy = fresh_home / "copy.pt"
     copy.write_bytes(path.read_bytes())
     copied = inspect_source_file(copy, "small_cnn", CANONICAL_CLASSES, 32, pair)

@@ -88,10 +88,10 @@ def _search_points(registry: Registry, methods: list[str], entries: tuple[str, .
                    ) -> dict[str, list[tuple[str, ...]]]:
     """Each method's search points (``[()]``: no search); a grid key no method has is an error."""
     grid = search.parse_grid(entries)
-    unused = search.unused_keys(grid, methods, lambda method, key: bool(_sets_for(registry, method, (f"{key}=",))))
+    unused = search.unused_keys(grid, methods, lambda method, key: _has_key(registry, method, key))
     if unused:
         raise DabenchError(f"--grid {', '.join(unused)}: no method of this sweep has that key, nor is it a run setting")
-    return {name: search.points_for(grid, trials, name, lambda key, m=name: bool(_sets_for(registry, m, (f"{key}=",))))
+    return {name: search.points_for(grid, trials, name, lambda key, m=name: _has_key(registry, m, key))
             for name in methods}
 
 
@@ -120,6 +120,11 @@ def _check_names(registry: Registry, methods: list[str], pairs: list[str]) -> No
                            f"{'; '.join(bad_methods + bad_pairs)}. Nothing was run; {'; '.join(hints)}")
 
 
+def _has_key(registry: Registry, method: str, key: str) -> bool:
+    """Whether ``key`` (``epochs``, ``source.epochs``) is a run setting or one of ``method``'s hyperparameters."""
+    top = key.split(".")[0].strip()
+    return top in cfg.RUN_DEFAULTS or top in registry.method(method).hparam_defaults()
+
+
 def _sets_for(registry: Registry, method: str, sets: tuple[str, ...]) -> tuple[str, ...]:
-    known = set(cfg.RUN_DEFAULTS) | set(registry.method(method).hparam_defaults())
-    return tuple(s for s in sets if s.split("=", 1)[0].split(".")[0].strip() in known)
+    return tuple(s for s in sets if _has_key(registry, method, s.split("=", 1)[0]))

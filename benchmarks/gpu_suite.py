@@ -81,7 +81,7 @@ def seconds(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
 
 
 def make_model(backbone: str, device: torch.device) -> ClassifierNet:
-    from dabench.registry import get_registry
+    from dabench.host.registry import get_registry
     return build_model(get_registry().backbone(backbone), len(CANONICAL_CLASSES)).to(device)
 
 
@@ -317,7 +317,7 @@ class ForwardBackwardMeter:
         self._undo.append(lambda: setattr(owner, name, original))
 
     def __enter__(self) -> ForwardBackwardMeter:
-        from dabench import runner
+        from dabench.run import execute as runner
         self._patch(ClassifierNet, "forward", self._timed(ClassifierNet.forward))
         self._patch(ClassifierNet, "embed", self._timed(ClassifierNet.embed))
         self._patch(torch.Tensor, "backward", self._timed(torch.Tensor.backward))
@@ -361,8 +361,8 @@ def temporary_home() -> Iterator[Path]:
 
 
 def cluster_pl_run(sizes: Sizes, device: torch.device, small: bool) -> dict[str, Any]:
-    from dabench.registry import get_registry
-    from dabench.runner import execute, plan_run
+    from dabench.host.registry import get_registry
+    from dabench.run.execute import execute, plan_run
     # P = 1000 keeps CluP's ~30 images per cluster at FER2013's size (rafdb:fer2013 uses 1000); q stays
     # synth-wild's default
     sets = [f"image_size={sizes.image_size}", "init=source", f"epochs={sizes.run_epochs}",
@@ -395,7 +395,7 @@ def cluster_pl_run(sizes: Sizes, device: torch.device, small: bool) -> dict[str,
 
 
 def environment(device: torch.device) -> dict[str, Any]:
-    from dabench.runner import _git_revision
+    from dabench.run.execute import _git_revision
     cuda = device.type == "cuda"
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.gpu_suite import face_images, make_model, shot_epoch  # noqa: E402
-from dabench import progress  # noqa: E402
+from dabench.store import progress  # noqa: E402
 
 DEVICE = torch.device("cpu")
 RESULTS: dict[str, float] = {}

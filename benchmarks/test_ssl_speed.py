@@ -28,8 +28,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.gpu_suite import face_images, sync  # noqa: E402
-from dabench.ssl import SSLRecipe  # noqa: E402
-from dabench.ssl.pretrain import SSLTrainer  # noqa: E402
+from dabench.train.ssl import SSLRecipe  # noqa: E402
+from dabench.train.ssl.pretrain import SSLTrainer  # noqa: E402
 from dabench_backbones import small_cnn  # noqa: E402
 from dabench_datasets.fer2013 import Fer2013  # noqa: E402
 

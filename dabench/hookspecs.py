@@ -13,9 +13,9 @@ import pluggy
 
 if TYPE_CHECKING:  # annotations only: plugins are loaded without importing torch
     from dabench.data.dataset import Dataset
+    from dabench.host.registry import Suite
     from dabench.methods import Method
     from dabench.models import Backbone
-    from dabench.registry import Suite
     from dabench.validators import Validator
 
 hookspec = pluggy.HookspecMarker("dabench")
@@ -29,7 +29,7 @@ def register_datasets(register: Callable[[Dataset], None]) -> None:
 @hookspec
 def register_methods(register: Callable[[type[Method]], None]) -> None:
     """Call ``register(MethodClass)`` with a :class:`dabench.methods.Method` subclass per method. Its
-    ``Hparams`` defaults are checked then (:func:`dabench.registry.method_problem`): one that fails breaks
+    ``Hparams`` defaults are checked then (:func:`dabench.host.registry.method_problem`): one that fails breaks
     the plugin."""
 
 
@@ -40,7 +40,7 @@ def register_backbones(register: Callable[[Backbone], None]) -> None:
 
 @hookspec
 def register_suites(register: Callable[[Suite], None]) -> None:
-    """Call ``register(suite)`` with a :class:`dabench.registry.Suite` per named list of pairs."""
+    """Call ``register(suite)`` with a :class:`dabench.host.registry.Suite` per named list of pairs."""
 
 
 @hookspec

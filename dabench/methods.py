@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 import torch
 import yaml
 
-from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet
-from dabench.progress import epochs
-from dabench.progress import log_line as progress_log_line
+from dabench.store.checkpoint import Checkpointer
+from dabench.store.progress import epochs
+from dabench.store.progress import log_line as progress_log_line
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class AdaptContext:
 
     def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
         """An epoch loop (``range(start, epochs)``): a bar on a terminal and one line per finished epoch
-        in the run's log (with what :func:`dabench.progress.note` was given during the epoch)."""
+        in the run's log (with what :func:`dabench.store.progress.note` was given during the epoch)."""
         return epochs(iterable, stage=desc, total=total)
 
 

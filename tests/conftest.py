@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dabench import registry as registry_module
+from dabench.host import registry as registry_module
 
 # the real FER data the real-data tests read: $DABENCH_TEST_DATA, else ../shared/data beside the checkout
 SHARED_DATA = Path(os.environ.get("DABENCH_TEST_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")

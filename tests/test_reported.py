@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dabench import reported
 from dabench.cli import main
 from dabench.errors import DabenchError
+from dabench.report import published as reported
 
 
 def test_shipped_cdfer_numbers() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dabench import registry as registry_module
+from dabench.authoring.scaffold import KINDS, new_plugin, next_steps
 from dabench.cli import cli
 from dabench.errors import DabenchError
-from dabench.scaffold import KINDS, new_plugin, next_steps
+from dabench.host import registry as registry_module
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,7 +92,7 @@ def test_next_steps_install_the_test_extra() -> None:
 def test_generated_packages_pass_their_own_tests(tmp_path: Path) -> None:
     """One package per kind; their tests in one pytest call (unique test module names, so no clash), run
     from a folder holding a dabench checkout: `python -m dabench` there used to import that checkout
-    as a namespace package whose plugins/ folder shadowed dabench.plugins (cannot import 'PluginHost')."""
+    as a namespace package whose plugins/ folder shadowed dabench.host.loading (cannot import 'PluginHost')."""
     roots = [new_plugin(f"my_{kind}", tmp_path / "plugins", kind) for kind in KINDS]
     beside_checkout = tmp_path / "src"
     beside_checkout.mkdir()
@@ -141,8 +141,8 @@ def test_names_of_installed_entry_points_are_refused(name: str, reason: str, tmp
 
 @pytest.mark.usefixtures("_fresh_registry")
 def test_method_ids_and_aliases_are_refused(tmp_path: Path) -> None:
+    from dabench.host.registry import get_registry
     from dabench.methods import Method
-    from dabench.registry import get_registry
 
     class Renamed(Method):
         id = "renamed_method"
@@ -161,8 +161,8 @@ def test_method_ids_and_aliases_are_refused(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("_fresh_registry")
 def test_ids_of_the_same_kind_are_refused(tmp_path: Path) -> None:
     """A name is checked against the ids of the kind the skeleton registers; another kind may share it."""
+    from dabench.host.registry import get_registry
     from dabench.models import Backbone
-    from dabench.registry import get_registry
     from dabench.validators import Validator
 
     registry = get_registry()

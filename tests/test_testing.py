@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
+from dabench.host.registry import build_registry, default_host
 from dabench.methods import Method, NoHparams
-from dabench.registry import build_registry, default_host
 from dabench.testing import ConformanceError, check_dataset, check_method, check_registration, check_validator
 
 BUILTINS = build_registry(default_host())

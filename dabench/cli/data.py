@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from dabench import paths
-from dabench.registry import get_registry
+from dabench.host.registry import get_registry
+from dabench.store import paths
 
 
 def _use_data_roots(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
@@ -43,8 +43,8 @@ def data_group() -> None:
               help="A dataset option, e.g. --set crop=haar --set rgb=true --set dedup=true.")
 def data_prepare(name: str, resolution: int | None, sets: tuple[str, ...]) -> None:
     """Build the cached uint8 arrays of a dataset."""
-    from dabench.config import parse_set
     from dabench.data.pairs import prepare
+    from dabench.settings.config import parse_set
 
     paths.check_home()
     dataset = get_registry().dataset(name)

@@ -11,9 +11,9 @@ from typing import Any
 import click
 import yaml
 
-from dabench import report
 from dabench.errors import DabenchError
-from dabench.registry import Pair, annotation_text, get_registry
+from dabench.host.registry import Pair, annotation_text, get_registry
+from dabench.report import leaderboard as report
 
 KINDS = ("methods", "datasets", "pairs", "suites", "backbones", "validators")
 
@@ -53,7 +53,7 @@ def _summary(item: object) -> str:
 def plugins() -> None:
     """Every plugin found, with its version, what it provides, and any error. Two plugins registering
     one id are listed too (each other command refuses to run then); the clash is shown and exits 2."""
-    from dabench.registry import build_registry, default_host
+    from dabench.host.registry import build_registry, default_host
 
     host = default_host()
     registry = build_registry(host, collect_conflicts=True)  # before the listing: it may mark plugins broken
@@ -152,7 +152,7 @@ def override_origins(method_cls: type, pair: Pair, overrides: dict[str, Any]) ->
 
 def _run_setting_lines(method_cls: type, pair: Pair | None) -> list[str]:
     """Run settings (not hyperparameters) a method's YAML changes on ``pair``, e.g. ``ssl.epochs``."""
-    from dabench.config import describe_changes
+    from dabench.settings.config import describe_changes
 
     if pair is None:
         return []

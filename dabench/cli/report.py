@@ -13,10 +13,11 @@ from typing import Any
 
 import click
 
-from dabench import paths, report, results
 from dabench.errors import DabenchError
-from dabench.registry import get_registry
-from dabench.reports.selection import LAST, ORACLE
+from dabench.host.registry import get_registry
+from dabench.report import leaderboard as report
+from dabench.report.selection import LAST, ORACLE
+from dabench.store import paths, results
 
 SELECTION_HELP = ("Which epoch each run is scored at: last (the default), oracle (best epoch on target TEST, "
                   "analysis only, always labelled) or a label-free validator (dabench list validators).")
@@ -75,7 +76,7 @@ def leaderboard(fmt: str, suite: str | None, methods: str | None, pairs: str | N
     measured cell per column in bold (github, latex, html); published rows follow, marked (reported).
     Runs of methods not installed here, and runs whose method was seen reaching for target labels
     (result.json label_access), are listed under the table, not in it."""
-    from dabench import reported
+    from dabench.report import published as reported
 
     if suite and pairs:
         raise DabenchError("give --suite or --pairs, not both")
@@ -114,7 +115,7 @@ def _installed_only(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
     """(runs of methods installed here, method -> count of the others). Installed: the plugin the run's code
     record names (else the method id) is an entry point, read from the package metadata without importing
     any plugin; only a run without a code record whose method is no entry point's name loads the plugins."""
-    from dabench.provenance import installed_plugins
+    from dabench.run.provenance import installed_plugins
 
     plugins = installed_plugins()
 
@@ -138,7 +139,7 @@ def _installed_only(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
 @click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
 def selection_report(fmt: str, metric: str) -> None:
     """Per method and pair: the score each selection criterion picks, and its gap to the oracle."""
-    from dabench.reports.selection import selection_table
+    from dabench.report.selection import selection_table
 
     header, rows = selection_table(_finished_runs(), get_registry().validators, metric)
     click.echo(report.render(header, rows, fmt))
@@ -151,7 +152,7 @@ def search_report(by: str, fmt: str) -> None:
     """A hyperparameter search's settings (sweep --grid/--random) per method and pair, each with its final
     label-free validator score (mean over seeds) and the one that validator picks; accuracy is shown, never
     used to pick."""
-    from dabench.reports.search import search_table
+    from dabench.report.search_table import search_table
 
     records, _ = report.without_label_access(_finished_runs())
     click.echo(report.render(*search_table(records, get_registry().validators, by), fmt))
@@ -166,7 +167,7 @@ def search_report(by: str, fmt: str) -> None:
 @click.option("--variant", default=None, help=VARIANT_HELP)
 def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, variant: str | None) -> None:
     """Per-class accuracy and the confusion matrix (final models, mean over seeds)."""
-    from dabench.reports.per_class import confusion_table, per_class_table, runs_of
+    from dabench.report.per_class import confusion_table, per_class_table, runs_of
 
     records = _finished_runs()
     runs = runs_of(records, _method_id(method, records), pair, protocol, variant)
@@ -186,8 +187,8 @@ def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, 
 def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of: tuple[str, str] | None,
          variant: str | None) -> None:
     """A PNG: the leaderboard as bars with std error bars, or a confusion heat map (needs dabench[plots])."""
-    from dabench.reports import plot as plots
-    from dabench.reports.per_class import runs_of
+    from dabench.report import plot as plots
+    from dabench.report.per_class import runs_of
 
     records = _finished_runs()
     if confusion_of:
@@ -204,7 +205,7 @@ def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: stdout).")
 def export(fmt: str, out: Path | None) -> None:
     """Every finished run with its resolved config and each criterion's selection (pandas.read_csv-ready)."""
-    from dabench.reports.export import attach_configs, export_csv, export_json
+    from dabench.report.export import attach_configs, export_csv, export_json
 
     records = attach_configs(_finished_runs())
     text = (export_csv if fmt == "csv" else export_json)(records, get_registry().validators)

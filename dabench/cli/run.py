@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from dabench import paths, results
 from dabench.cli.data import data_root_option
-from dabench.registry import get_registry
+from dabench.host.registry import get_registry
+from dabench.store import paths, results
 
 JSON_FIELDS = ("run_id", "method", "pair", "seed", "accuracy", "macro_f1", "per_class", "source_accuracy",
                "oracle_accuracy", "seconds", "device")
@@ -35,8 +35,8 @@ def run(method: str, pair: str, seed: int, backbone: str | None, config_files: t
         sets: tuple[str, ...], device: str, source_model: Path | None, force: bool, rerun_changed: bool,
         as_json: bool) -> None:
     """Adapt one source model to one target with one method and score it on the target test split."""
-    from dabench.planning import plan_run
-    from dabench.runner import execute
+    from dabench.run.execute import execute
+    from dabench.run.plan import plan_run
 
     paths.check_home()
     registry = get_registry()
@@ -60,7 +60,7 @@ def run(method: str, pair: str, seed: int, backbone: str | None, config_files: t
 def _check_code(finished: dict, registry, method: str, rerun_changed: bool) -> bool:
     """Whether to rerun a finished run: only when its method's code changed and --rerun-changed says so.
     A change is warned about either way; a run with no code record is unknown, not changed."""
-    from dabench import provenance
+    from dabench.run import provenance
 
     current = provenance.unit_code(registry, "methods", method)
     change = provenance.method_change(finished, current)

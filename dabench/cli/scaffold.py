@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dabench.scaffold import KINDS
+from dabench.authoring.scaffold import KINDS
 
 
 @click.command("new-plugin")
@@ -17,8 +17,8 @@ from dabench.scaffold import KINDS
               help="Folder in which dabench-NAME/ is created.")
 def new_plugin(name: str, kind: str, parent: Path) -> None:
     """Write a plugin package skeleton of one kind, with its conformance tests, that passes them."""
-    from dabench.scaffold import new_plugin as scaffold
-    from dabench.scaffold import next_steps
+    from dabench.authoring.scaffold import new_plugin as scaffold
+    from dabench.authoring.scaffold import next_steps
 
     root = scaffold(name, parent, kind)
     click.echo(f"wrote {root}\nnext: {next_steps(root)}")

@@ -1,4 +1,4 @@
-"""`dabench source train`: train (or find in the cache) a source model; dabench.source and the runner
+"""`dabench source train`: train (or find in the cache) a source model; dabench.run.source_model and the runner
 import torch, so they are imported inside the command."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dabench import paths
 from dabench.errors import DabenchError
-from dabench.registry import Registry, get_registry
+from dabench.host.registry import Registry, get_registry
+from dabench.store import paths
 
 if TYPE_CHECKING:
-    from dabench.source import SourceSpec
+    from dabench.run.source_model import SourceSpec
 
 
 @click.group("source")
@@ -39,7 +39,7 @@ def source_train(dataset: str | None, pair: str | None, backbone: str | None, se
                  config_files: tuple[Path, ...], sets: tuple[str, ...], device: str) -> None:
     """Train (or find in the cache) a source model: of a dataset on its canonical classes (--dataset), or
     the one a run of a pair uses, on the classes both sides share (--pair; fer2013:ckplus has 6)."""
-    from dabench.source import artifact_folder, get_source_model, with_data_key
+    from dabench.run.source_model import artifact_folder, get_source_model, with_data_key
     from dabench.train.device import resolve_device
 
     paths.check_home()
@@ -67,7 +67,7 @@ def _dataset_source_spec(registry: Registry, dataset: str, seed: int, backbone: 
     import dataclasses
 
     from dabench.labels import CANONICAL_CLASSES
-    from dabench.source import SourceSpec
+    from dabench.run.source_model import SourceSpec
     from dabench.train.supervised import SupervisedRecipe
 
     ds = registry.dataset(dataset)
@@ -81,7 +81,7 @@ def _pair_source_spec(registry: Registry, pair: str, seed: int, backbone: str | 
                       config_files: tuple[Path, ...], sets: tuple[str, ...]) -> SourceSpec:
     """The SourceSpec a `dabench run` of ``pair`` uses: its config resolved by the run's own plan_run
     (for source_only, whose run settings are the defaults), then the run's own source_spec."""
-    from dabench.planning import plan_run, source_spec
+    from dabench.run.plan import plan_run, source_spec
 
     if image_size is not None:
         sets = (*sets, f"image_size={image_size}")

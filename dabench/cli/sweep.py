@@ -1,5 +1,5 @@
 """`dabench sweep` and `dabench status`: methods x pairs x seeds, and where such a sweep stands.
-dabench.sweep and dabench.sweep_planning import torch (the runner, the planning), so each command imports them."""
+dabench.sweep.execute and dabench.sweep.plan import torch (the runner, the planning), so each command imports them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from dabench import paths
 from dabench.cli.data import data_root_option
 from dabench.errors import DabenchError
-from dabench.registry import get_registry
+from dabench.host.registry import get_registry
+from dabench.store import paths
 
 
 def _selection_options(function):
@@ -37,7 +37,7 @@ def _selection_options(function):
 
 
 def _sweep_requests(selection: dict) -> list:
-    from dabench import sweep_planning as sweeps
+    from dabench.sweep import plan as sweeps
 
     registry = get_registry()
     if selection["suite"] and selection["pairs"]:
@@ -50,7 +50,7 @@ def _sweep_requests(selection: dict) -> list:
 
 
 def _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid=(), trials=None) -> dict:
-    from dabench import sweep_planning as sweeps
+    from dabench.sweep import plan as sweeps
 
     if trials and not grid:
         raise DabenchError("--random N draws from the values of --grid KEY=V1,V2; give at least one --grid")
@@ -77,7 +77,7 @@ def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, grid, tria
     """Run methods x pairs x seeds. Finished runs are skipped, interrupted ones resume, failed ones are
     reported (and rerun with --retry-failed); exits 1 unless every run ends done (some failed, or are
     still running elsewhere, or were left interrupted), with a line saying which."""
-    from dabench import sweep as sweeps
+    from dabench.sweep import execute as sweeps
 
     paths.check_home()
     selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials)
@@ -98,7 +98,8 @@ def _with_changed(requests: list, rerun_changed: bool, dry_run: bool) -> list:
     before dabench recorded code) is unknown, not changed: said only with --rerun-changed, which leaves it."""
     import dataclasses
 
-    from dabench import provenance, results
+    from dabench.run import provenance
+    from dabench.store import results
 
     registry = get_registry()
     changed: dict[str, list[dict]] = {}
@@ -135,7 +136,7 @@ def _with_changed(requests: list, rerun_changed: bool, dry_run: bool) -> list:
 def status(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials) -> None:
     """Done / running / failed / interrupted / pending runs of a sweep (by default the last one started
     with this DABENCH_HOME), with each failed run's error."""
-    from dabench import sweep as sweeps
+    from dabench.sweep import execute as sweeps
 
     if suite or pairs or methods:
         selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials)

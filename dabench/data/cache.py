@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from dabench import atomic, paths
-from dabench.artifacts import META, cached_artifact
 from dabench.data.dataset import DataOptions, Dataset, PreparedDataset, Split
+from dabench.store import atomic, paths
+from dabench.store.artifacts import META, cached_artifact
 
 
 def prepared_folder(dataset: Dataset, key: dict[str, Any]) -> Path:

@@ -71,7 +71,7 @@ class Dataset:
         """Build this dataset's options from a dict, rejecting unknown keys, values of the wrong type
         for the option's field and the Options class's own range checks. ``where``: the config path
         the values came from (``data.target.``), so the message names the key the user typed."""
-        from dabench.config import field_types, type_mismatch  # config pulls in torch; keep this module light
+        from dabench.settings.config import field_types, type_mismatch  # config pulls in torch; keep this module light
 
         values = dict(values or {})
         valid = {f.name for f in dataclasses.fields(self.Options)}

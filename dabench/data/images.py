@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dabench.errors import DabenchError
-from dabench.progress import progress
+from dabench.store.progress import progress
 
 CROPS = ("fixed", "haar", "none")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")

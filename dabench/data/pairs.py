@@ -11,7 +11,7 @@ from dabench.data.dataset import Dataset, PreparedDataset, Split, restrict_to_cl
 
 def prepare(dataset: Dataset, options: dict[str, Any], image_size: int, data_root: Path | None = None) -> PreparedDataset:
     """``dataset`` prepared at ``image_size`` px from ``data_root/<id>/`` when given, else from the folder
-    :func:`dabench.paths.dataset_folder` finds (--data-root, DABENCH_DATA_<ID>, DABENCH_DATA, DABENCH_HOME/data)."""
+    :func:`dabench.store.paths.dataset_folder` finds (--data-root, DABENCH_DATA_<ID>, DABENCH_DATA, DABENCH_HOME/data)."""
     return load_prepared(dataset, dataset.options({**options, "resolution": image_size}), data_root)
 
 

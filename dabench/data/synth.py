@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dabench.labels import CANONICAL_CLASSES
-from dabench.progress import counter
+from dabench.store.progress import counter
 
 # Expression geometry, one row per canonical class (surprise, fear, disgust, happiness, sadness, anger,
 # neutral). Rows are blended with the neutral row by a per-sample intensity, so weak expressions drift

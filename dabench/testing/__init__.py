@@ -31,8 +31,8 @@ def check_plugin(module: ModuleType, method_hparams: dict[str, dict[str, Any]] |
     """Register ``module`` beside nothing else and run every check on what it provides
     (``method_hparams``: per method id overrides; ``data_roots``: per dataset id a folder holding ``<id>/``).
     Returns the registry of what the module registered."""
-    from dabench.plugins import PluginHost
-    from dabench.registry import build_registry
+    from dabench.host.loading import PluginHost
+    from dabench.host.registry import build_registry
 
     host = PluginHost()
     host.register_module(module, module.__name__.split(".")[0])

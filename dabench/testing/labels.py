@@ -13,8 +13,8 @@ import torch
 
 from dabench.data.dataset import DataOptions, Dataset, Split
 from dabench.labels import CANONICAL_CLASSES
+from dabench.run.watch import LabelWatch, run_roots, watching
 from dabench.testing.common import RESOLUTION
-from dabench.watch import LabelWatch, run_roots, watching
 
 
 class _TinyTarget(Dataset):
@@ -39,7 +39,7 @@ def _split(images: torch.Tensor, labels: torch.Tensor) -> Split:
 @contextmanager
 def watched_adapt(target_images: torch.Tensor, target_labels: torch.Tensor, test_images: torch.Tensor,
                   test_labels: torch.Tensor) -> Iterator[LabelWatch]:
-    """Watch the block as a run watches ``adapt`` (dabench.watch), with DABENCH_HOME pointing at a
+    """Watch the block as a run watches ``adapt`` (dabench.run.watch), with DABENCH_HOME pointing at a
     temporary home that holds the tiny target prepared; the user's own cache and data folders are
     watched too. The environment is restored afterwards."""
     from dabench.data.cache import load_prepared

@@ -13,12 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from dabench import config as cfg
 from dabench.data.synth import generate_faces
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
+from dabench.settings import config as cfg
 from dabench.testing.common import METHOD_ID, RESOLUTION, ConformanceError, _require
 from dabench.testing.labels import label_access_message, watched_adapt
 from dabench.train.batches import to_float
@@ -198,7 +198,7 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
 def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None, seed: int = 0,
                  n_train: int = 96, n_test: int = 64) -> MethodReport:
     """Registration, then two tiny CPU runs with the same seed: the result is a ClassifierNet giving
-    (n_test, 7) finite logits, both runs predict the same classes, and the label watch (dabench.watch) saw
+    (n_test, 7) finite logits, both runs predict the same classes, and the label watch (dabench.run.watch) saw
     no route to labels during ``adapt``."""
     check_registration(method_cls)
     started = time.perf_counter()

@@ -19,7 +19,7 @@ import torch
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet, head_parameters
-from dabench.recipes import DistilRecipe
+from dabench.settings.recipes import DistilRecipe
 from dabench.train.batches import augment
 from dabench.train.features import extract
 from dabench.train.schedule import sgd, shot_decay

@@ -12,7 +12,7 @@ from torch import nn
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
-from dabench.progress import note
+from dabench.store.progress import note
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_model_layout
 from dabench.train.schedule import set_lr, shot_decay

@@ -11,7 +11,7 @@ import torch
 
 from dabench.methods import AdaptContext
 from dabench.models import ClassifierNet
-from dabench.progress import note
+from dabench.store.progress import note
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_model_layout
 from dabench.train.mixup import mix, soft_cross_entropy

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dabench.checkpoint import Checkpointer
 from dabench.models import ClassifierNet, head_parameters
-from dabench.progress import epochs, note
-from dabench.recipes import SupervisedRecipe
+from dabench.settings.recipes import SupervisedRecipe
+from dabench.store.checkpoint import Checkpointer
+from dabench.store.progress import epochs, note
 from dabench.train.batches import augment, index_batches, to_float
 from dabench.train.device import autocast, to_device, to_model_layout
 from dabench.train.features import predict

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dabench
-from dabench.registry import Suite
+from dabench.host.registry import Suite
 
 CDFER_TARGETS = ("ckplus", "jaffe", "sfew", "fer2013", "expw")
 

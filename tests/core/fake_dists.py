@@ -26,7 +26,7 @@ def suite_plugin(suite_id: str) -> str:
     """A plugin module registering one suite (the lightest thing to register)."""
     return f"""
     import dabench
-    from dabench.registry import Suite
+    from dabench.host.registry import Suite
 
     @dabench.hookimpl
     def register_suites(register):
@@ -37,7 +37,7 @@ def suite_plugin(suite_id: str) -> str:
 # Registers a suite, then fails in register_methods: a hook that raises (after a partial registration).
 FAILING_HOOK_PLUGIN = """
 import dabench
-from dabench.registry import Suite
+from dabench.host.registry import Suite
 
 @dabench.hookimpl
 def register_datasets(register):

@@ -1,4 +1,4 @@
-"""The cached-artifact protocol (dabench.artifacts), once for every kind, on a tiny kind made here: one
+"""The cached-artifact protocol (dabench.store.artifacts), once for every kind, on a tiny kind made here: one
 process builds, a corrupt copy is rebuilt and reported once by the lock holder, a reader without the lock
 neither deletes nor warns, and a failed build leaves nothing behind."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from dabench import artifacts, atomic
-from dabench.artifacts import META, cached_artifact, checked_meta
 from dabench.errors import DabenchError
+from dabench.store import artifacts, atomic
+from dabench.store.artifacts import META, cached_artifact, checked_meta
 
 KIND = "tiny artifact"
 DATA = "data.txt"

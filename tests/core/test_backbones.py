@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from torch import nn
 from torchvision.models import resnet18
 
-from dabench import registry as registry_module
 from dabench.cli import cli
 from dabench.errors import DabenchError
+from dabench.host import registry as registry_module
 from dabench.models import Backbone, check_image_size
-from dabench.runner import plan_run
+from dabench.run.execute import plan_run
 from dabench_backbones.resnet18 import build_stem1
 
 STEM1_MESSAGE = ("backbone 'resnet18_stem1' does not take image_size={size}: it accepts 16..160 px; "

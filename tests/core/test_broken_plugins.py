@@ -14,8 +14,8 @@ import pytest
 from fake_dists import fake_distribution
 
 from dabench.errors import DabenchError
-from dabench.plugins import PluginHost
-from dabench.registry import build_registry, method_problem
+from dabench.host.loading import PluginHost
+from dabench.host.registry import build_registry, method_problem
 
 _MADE: list[str] = []
 
@@ -45,7 +45,7 @@ def _method_plugin(method_id: str, fields: str, post_init: str = "") -> str:
 
     import dabench
     from dabench.methods import Method
-    from dabench.registry import Suite
+    from dabench.host.registry import Suite
 
 
     @dataclass(frozen=True)

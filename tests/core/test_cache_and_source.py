@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from dabench import atomic
 from dabench.data.pairs import prepare
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
-from dabench.runner import execute, plan_run
-from dabench.source import SourceSpec, artifact_folder, get_source_model, inspect_source_file, load_source_file, with_data_key
+from dabench.run.execute import execute, plan_run
+from dabench.run.source_model import (
+    SourceSpec,
+    artifact_folder,
+    get_source_model,
+    inspect_source_file,
+    load_source_file,
+    with_data_key,
+)
+from dabench.store import atomic
 from dabench.train.supervised import SupervisedRecipe
 
 TINY = {"n_train": 120, "n_test": 40}

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from fake_dists import FAILING_HOOK_PLUGIN, fake_distribution, suite_plugin
 
-from dabench import registry as registry_module
-from dabench import report
 from dabench.cli import cli
-from dabench.reports.selection import LAST
+from dabench.host import registry as registry_module
+from dabench.report import leaderboard as report
+from dabench.report.selection import LAST
 
 SMALL = ("--set", "data.source.n_train=300", "--set", "data.source.n_test=100", "--set", "data.target.n_train=300",
          "--set", "data.target.n_test=200", "--set", "source.epochs=2")

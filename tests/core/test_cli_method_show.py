@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dabench import registry as registry_module
 from dabench.cli import cli, main
+from dabench.host import registry as registry_module
 from dabench.methods import Method
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dabench import atomic, results
+from dabench.store import atomic, results
 
 PROBE = """
 import json, sys

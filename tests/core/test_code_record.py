@@ -13,9 +13,10 @@ import yaml
 from click.testing import CliRunner
 from fake_dists import fake_distribution
 
-from dabench import provenance, results
-from dabench import registry as registry_module
 from dabench.cli import cli
+from dabench.host import registry as registry_module
+from dabench.run import provenance
+from dabench.store import results
 
 TINY = ("--set", "data.source.n_train=120", "--set", "data.source.n_test=40", "--set", "data.target.n_train=120",
         "--set", "data.target.n_test=40", "--set", "source.epochs=1")

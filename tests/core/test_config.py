@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import pytest
 
-from dabench.config import RUN_DEFAULTS, build_dataclass, check_against, deep_merge, parse_set, type_mismatch
 from dabench.errors import DabenchError
-from dabench.runner import plan_run
+from dabench.run.execute import plan_run
+from dabench.settings.config import RUN_DEFAULTS, build_dataclass, check_against, deep_merge, parse_set, type_mismatch
 
 
 def test_parse_set_nests_and_parses_yaml() -> None:
@@ -69,7 +69,7 @@ def test_plan_run_rejects_bad_values(registry) -> None:
 
 
 def test_describe_changes_flattens_sorts_and_is_empty_for_defaults() -> None:
-    from dabench.config import describe_changes
+    from dabench.settings.config import describe_changes
 
     assert describe_changes({}) == ""
     changes = {"source": {"lr": 0.1, "augment": False}, "epochs": 5, "init": "ssl"}
@@ -77,7 +77,7 @@ def test_describe_changes_flattens_sorts_and_is_empty_for_defaults() -> None:
 
 
 def test_runs_with_changed_settings_get_their_own_leaderboard_row() -> None:
-    from dabench.report import row_label
+    from dabench.report.leaderboard import row_label
 
     assert row_label({"method": "shot", "variant": ""}) == "shot"
     assert row_label({"method": "shot", "variant": "epochs=5"}) == "shot [epochs=5]"

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from dabench import hookspecs
-from dabench.config import RUN_DEFAULTS
+from dabench.settings.config import RUN_DEFAULTS
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "writing-plugins.md"
 
 
 def test_reserved_run_setting_names_are_the_run_defaults() -> None:
     text = " ".join(GUIDE.read_text().split())
-    listed = re.search(r"may be named like a run setting \((.*?): the keys of `dabench\.config\.RUN_DEFAULTS`\)", text)
+    listed = re.search(r"may be named like a run setting \((.*?): the keys of `dabench\.settings\.config\.RUN_DEFAULTS`\)", text)
     assert listed, "the guide no longer lists the reserved run-setting names"
     assert re.findall(r"`(\w+)`", listed.group(1)) == list(RUN_DEFAULTS)  # all of them, in the same order
 
@@ -26,7 +26,7 @@ def test_every_hook_is_in_the_hooks_table() -> None:
 
 
 def test_helper_list_is_generated_from_the_docstrings() -> None:
-    from dabench import docs_helpers
+    from dabench.authoring import docs_helpers
 
     assert docs_helpers.GUIDE == GUIDE
     committed = docs_helpers.committed_block(GUIDE.read_text())
@@ -36,7 +36,7 @@ def test_helper_list_is_generated_from_the_docstrings() -> None:
 
 
 def test_helper_list_refuses_helpers_without_a_docstring() -> None:
-    from dabench import docs_helpers
+    from dabench.authoring import docs_helpers
 
     def undocumented(x: int, scale: float = 2.0) -> float:
         return x * scale

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dabench import results
-from dabench import runner as runner_module
-from dabench.runner import execute, plan_run
+from dabench.run import execute as runner_module
+from dabench.run.execute import execute, plan_run
+from dabench.store import results
 
 TINY = ("data.target.n_train=120", "data.target.n_test=40", "data.source.n_train=120", "data.source.n_test=40",
         "source.epochs=1")

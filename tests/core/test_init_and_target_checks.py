@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dabench import source as source_module
 from dabench.errors import DabenchError
 from dabench.methods import AdaptContext
 from dabench.models import build_model
-from dabench.runner import execute, plan_run
+from dabench.run import source_model as source_module
+from dabench.run.execute import execute, plan_run
 from dabench.train.distil import DistilRecipe, distil_source
 from dabench.train.features import predict
 from dabench.train.supervised import SupervisedRecipe, train_supervised

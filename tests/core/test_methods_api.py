@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from dabench.methods import AdaptContext, Method, TargetImages
-from dabench.runner import execute, plan_run
+from dabench.run.execute import execute, plan_run
 
 SMALL = ("data.source.n_train=200", "data.source.n_test=50", "data.target.n_train=150", "data.target.n_test=60",
          "source.epochs=1")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dabench.data.synth import generate_faces
-from dabench.progress import counter, progress
+from dabench.store.progress import counter, progress
 
 
 class _Terminal(io.StringIO):
@@ -43,8 +43,8 @@ def test_generation_shows_a_bar_and_the_same_faces(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dabench import results
-    from dabench.runner import execute, plan_run
+    from dabench.run.execute import execute, plan_run
+    from dabench.store import results
 
     stderr = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
@@ -75,15 +75,15 @@ def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monke
 
 
 def test_status_shows_a_running_runs_stage_epoch_and_loss(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dabench import running
-    from dabench.progress import RunLog
-    from dabench.sweep import run_state
+    from dabench.store import run_lock as running
+    from dabench.store.progress import RunLog
+    from dabench.sweep.execute import run_state
 
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     running.write_marker(tmp_path)
     log = RunLog(tmp_path, "shot synth-lab:synth-wild seed 0", started=0.0)
     log.notes = {"loss": 0.41234}
-    monkeypatch.setattr("dabench.progress.time.time", lambda: 130.0)
+    monkeypatch.setattr("dabench.store.progress.time.time", lambda: 130.0)
     log.epoch("shot", 3, 15, stage_started=10.0, epochs_done=3)
     state, detail = run_state(tmp_path)
     assert state == "running"

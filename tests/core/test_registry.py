@@ -11,8 +11,8 @@ import pytest
 from fake_dists import FAILING_HOOK_PLUGIN, fake_distribution, suite_plugin
 
 from dabench.errors import DabenchError
-from dabench.plugins import PluginHost
-from dabench.registry import build_registry
+from dabench.host.loading import PluginHost
+from dabench.host.registry import build_registry
 
 
 def _module(name: str, source: str) -> types.ModuleType:
@@ -23,7 +23,7 @@ def _module(name: str, source: str) -> types.ModuleType:
 
 SUITE_PLUGIN = """
 import dabench
-from dabench.registry import Suite
+from dabench.host.registry import Suite
 
 @dabench.hookimpl
 def register_suites(register):

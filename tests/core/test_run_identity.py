@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dabench.runner import plan_run
+from dabench.run.execute import plan_run
 
 PINNED = [
     ("source_only", "synth-lab:synth-wild", (), "7a1b657ec3696986"),

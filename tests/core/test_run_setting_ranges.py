@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dabench.errors import DabenchError
-from dabench.runner import plan_run
+from dabench.run.execute import plan_run
 
 PAIR = "synth-lab:synth-wild"
 

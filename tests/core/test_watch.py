@@ -1,4 +1,4 @@
-"""The label watch (dabench.watch): a method that reaches for target labels during adapt is marked in
+"""The label watch (dabench.run.watch): a method that reaches for target labels during adapt is marked in
 result.json and fails the conformance kit, naming what it did; an honest method is neither."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dabench import paths, results, watch
 from dabench.data.cache import prepared_folder
 from dabench.methods import Method
-from dabench.runner import execute, plan_run
+from dabench.run import watch
+from dabench.run.execute import execute, plan_run
+from dabench.store import paths, results
 from dabench.testing import ConformanceError, check_method
 
 SMALL = ("data.source.n_train=200", "data.source.n_test=50", "data.target.n_train=150", "data.target.n_test=60",

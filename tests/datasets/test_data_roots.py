@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from native_fixtures import write_image
 
-from dabench import paths
 from dabench.cli import main
 from dabench.data.pairs import prepare
 from dabench.errors import DabenchError
+from dabench.store import paths
 
 
 def fer2013_folders(folder: Path) -> Path:
@@ -178,7 +178,7 @@ def test_the_option_reaches_the_processes_a_command_starts(tmp_path: Path, clean
     @click.command()
     @data_root_option
     def command() -> None:
-        child = subprocess.run([sys.executable, "-c", "from dabench import paths; print(paths.dataset_path('fer2013'))"],
+        child = subprocess.run([sys.executable, "-c", "from dabench.store import paths; print(paths.dataset_path('fer2013'))"],
                                capture_output=True, text=True, check=True)
         click.echo(child.stdout.strip())
 

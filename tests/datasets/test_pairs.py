@@ -16,7 +16,7 @@ def test_every_suite_pair_is_a_valid_pair(registry) -> None:
 
 
 def test_a_pairs_image_size_is_the_smaller_native_size(registry) -> None:
-    from dabench.runner import plan_run
+    from dabench.run.execute import plan_run
 
     # small_cnn follows the data: ExpW (112 px) with FER2013 (48 px) runs at 48, both ways
     for pair in ("expw:fer2013", "fer2013:expw"):
@@ -43,7 +43,7 @@ def test_list_pairs_cli(registry, capsys) -> None:
 
 
 def test_wild_targets_have_their_stated_ssl_budget(registry) -> None:
-    from dabench.runner import plan_run
+    from dabench.run.execute import plan_run
 
     # the same ~140k image passes on each wild target (docs: the budget rule beside the values)
     fer2013 = plan_run(registry, "cluster_pl", "expw:fer2013", backbone="small_cnn").config["ssl"]

@@ -85,7 +85,7 @@ def test_data_check_cli_on_ckplus(shared_data: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.slow
 def test_source_only_fer2013_to_ckplus_runs_and_records_split_hashes(
         fer2013_prepared: PreparedDataset, registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dabench.runner import execute, plan_run
+    from dabench.run.execute import execute, plan_run
 
     monkeypatch.setenv("DABENCH_DATA", str(SHARED_DATA))
     plan = plan_run(registry, "source_only", "fer2013:ckplus", 0, sets=("source.epochs=1",))

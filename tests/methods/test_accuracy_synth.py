@@ -29,9 +29,9 @@ import statistics
 import numpy as np
 import pytest
 
-from dabench import registry as registry_module
 from dabench.data.cache import load_prepared
-from dabench.runner import execute, plan_run
+from dabench.host import registry as registry_module
+from dabench.run.execute import execute, plan_run
 
 PAIR = "synth-lab:synth-wild"
 SEEDS = (0, 1, 2)

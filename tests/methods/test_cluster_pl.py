@@ -11,7 +11,7 @@ import torch
 from dabench.errors import DabenchError
 from dabench.methods import AdaptContext, TargetImages
 from dabench.models import Backbone, build_model
-from dabench.runner import plan_run
+from dabench.run.execute import plan_run
 
 PAIR = "synth-lab:synth-wild"
 

@@ -3,9 +3,9 @@ after its last epoch, which once left the oracle (best epoch on target test) bel
 
 from __future__ import annotations
 
-from dabench import results
-from dabench.reports.selection import LAST, ORACLE, select
-from dabench.runner import execute, plan_run
+from dabench.report.selection import LAST, ORACLE, select
+from dabench.run.execute import execute, plan_run
+from dabench.store import results
 
 TINY = ("data.target.n_train=200", "data.target.n_test=100", "data.source.n_train=200", "data.source.n_test=100",
         "source.epochs=1")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dabench import registry as registry_module
+from dabench.host import registry as registry_module
 from dabench.models import ClassifierNet
-from dabench.reports.selection import LAST, ORACLE, select
-from dabench.runner import execute, plan_run
+from dabench.report.selection import LAST, ORACLE, select
+from dabench.run.execute import execute, plan_run
 from dabench.train.features import extract
 
 TINY = ("data.target.n_train=200", "data.target.n_test=100", "data.source.n_train=200", "data.source.n_test=100",
@@ -45,7 +45,7 @@ def test_method_adapts_tiny_data(method_id, registry):
     features, logits = extract(model, images)
     assert features.shape == (5, 256) and logits.shape == (5, len(result["classes"]))
     assert 0.0 <= result["accuracy"] <= 1.0 and result["target_train_size"] == captured["n"]
-    # no built-in reaches for labels by a route the watch knows (dabench.watch); the oracle is not watched
+    # no built-in reaches for labels by a route the watch knows (dabench.run.watch); the oracle is not watched
     assert result["label_access"] == ({"detected": False} if method_cls.source_free else
                                       {"detected": False, "watched": False})
     # the history ends with the model that was scored, so the best epoch is never below the last

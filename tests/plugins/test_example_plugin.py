@@ -51,7 +51,7 @@ def test_run_the_example_method() -> None:
 
 def test_example_method_is_off_under_pytest() -> None:
     """Inside this test process (DABENCH_LOAD_PLUGINS=""), third-party plugins do not load."""
-    from dabench import registry
+    from dabench.host import registry
 
     registry.reset()
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dabench.registry import build_registry, default_host
+from dabench.host.registry import build_registry, default_host
 
 CLASSES = ["surprise", "happiness", "neutral"]
 

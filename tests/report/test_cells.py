@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dabench import report
 from dabench.errors import DabenchError
+from dabench.report import leaderboard as report
 
 
 def run(seed: int, accuracy: float, version: str | None, finished_at: str, run_id: str) -> dict:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dabench import atomic, results
-from dabench import registry as registry_module
 from dabench.cli import cli
+from dabench.host import registry as registry_module
+from dabench.store import atomic, results
 
 
 def write_runs(records: list[dict]) -> None:

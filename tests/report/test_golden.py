@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dabench import report
-from dabench.reports.export import export_csv, export_json
-from dabench.reports.per_class import confusion_table, per_class_table, runs_of
-from dabench.reports.selection import selection_table
+from dabench.report import leaderboard as report
+from dabench.report.export import export_csv, export_json
+from dabench.report.per_class import confusion_table, per_class_table, runs_of
+from dabench.report.selection import selection_table
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from dabench import report
-from dabench.report import latex_escape
+from dabench.report import leaderboard as report
+from dabench.report.leaderboard import latex_escape
 
 
 def test_escaping() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dabench.reports import plot
+from dabench.report import plot
 
 container = pytest.importorskip("matplotlib.container", reason="the plots need the optional extra dabench[plots]")
 

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from dabench import report
 from dabench.errors import DabenchError
-from dabench.reports.selection import select, selection_table
+from dabench.report import leaderboard as report
+from dabench.report.selection import select, selection_table
 from dabench.validators import fixed_subsample
 
 FEATURES = torch.zeros(4, 256)

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from dabench.ssl import SSLRecipe
-from dabench.ssl.lars import LARS
-from dabench.ssl.pretrain import make_optimizer
+from dabench.train.ssl import SSLRecipe
+from dabench.train.ssl.lars import LARS
+from dabench.train.ssl.pretrain import make_optimizer
 
 LR, DECAY, ETA, MOMENTUM, EPS = 0.1, 0.01, 0.001, 0.9, 1e-8
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from dabench.ssl.simclr import nt_xent
+from dabench.train.ssl.simclr import nt_xent
 
 
 def test_nt_xent_two_orthogonal_images() -> None:

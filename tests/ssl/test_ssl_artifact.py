@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dabench import artifacts
-from dabench.ssl import SSLRecipe
-from dabench.ssl import artifact as ssl_artifact
-from dabench.ssl.artifact import SSLSpec, artifact_folder, get_ssl_backbone, ssl_model
+from dabench.store import artifacts
+from dabench.train.ssl import SSLRecipe
+from dabench.train.ssl import artifact as ssl_artifact
+from dabench.train.ssl.artifact import SSLSpec, artifact_folder, get_ssl_backbone, ssl_model
 
 TINY = SSLRecipe(epochs=1, batch_size=16, prototypes=8, hidden_dim=16, projection_dim=8, warmup_epochs=0,
                  small_crops=2, small_crop_fraction=1.0)

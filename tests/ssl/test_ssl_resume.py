@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from dabench.checkpoint import Checkpointer
-from dabench.ssl import SSLRecipe
-from dabench.ssl import artifact as ssl_artifact
-from dabench.ssl.artifact import SSLSpec, artifact_folder, checkpoint_path, get_ssl_backbone
+from dabench.store.checkpoint import Checkpointer
+from dabench.train.ssl import SSLRecipe
+from dabench.train.ssl import artifact as ssl_artifact
+from dabench.train.ssl.artifact import SSLSpec, artifact_folder, checkpoint_path, get_ssl_backbone
 
 
 class Killed(BaseException):

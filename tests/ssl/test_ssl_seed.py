@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from dabench import paths
 from dabench.errors import DabenchError
-from dabench.recipes import SSLRecipe, ssl_seed
-from dabench.runner import execute, plan_run
+from dabench.run.execute import execute, plan_run
+from dabench.settings.recipes import SSLRecipe, ssl_seed
+from dabench.store import paths
 
 PAIR = "synth-lab:synth-wild"
 TINY = ("data.target.n_train=120", "data.target.n_test=60", "data.source.n_train=120", "data.source.n_test=60",

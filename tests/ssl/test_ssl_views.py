@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from dabench.ssl import SSLRecipe
-from dabench.ssl.pretrain import make_views
-from dabench.ssl.views import blur_radius, gaussian_blur, shift_hue
+from dabench.train.ssl import SSLRecipe
+from dabench.train.ssl.pretrain import make_views
+from dabench.train.ssl.views import blur_radius, gaussian_blur, shift_hue
 
 
 def _views(count: int = 8, size: int = 24, seed: int = 0) -> torch.Tensor:

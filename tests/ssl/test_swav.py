@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from dabench.ssl.swav import Prototypes, sinkhorn, swapped_prediction_loss
+from dabench.train.ssl.swav import Prototypes, sinkhorn, swapped_prediction_loss
 
 
 def test_sinkhorn_rows_are_distributions_and_columns_equipartitioned() -> None:

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dabench.ssl import SSLRecipe
-from dabench.ssl.pretrain import SSLTrainer, pretrain
-from dabench.ssl.swav import ProjectionQueue, Prototypes, sinkhorn, swav_codes
+from dabench.train.ssl import SSLRecipe
+from dabench.train.ssl.pretrain import SSLTrainer, pretrain
+from dabench.train.ssl.swav import ProjectionQueue, Prototypes, sinkhorn, swav_codes
 from dabench_backbones import small_cnn
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from dabench import source
+from dabench.host.registry import get_registry
 from dabench.labels import CANONICAL_CLASSES
-from dabench.registry import get_registry
-from dabench.ssl import SSLRecipe
-from dabench.ssl import artifact as ssl_artifact
+from dabench.run import source_model as source
+from dabench.train.ssl import SSLRecipe
+from dabench.train.ssl import artifact as ssl_artifact
 from dabench.train.supervised import SupervisedRecipe
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dabench import registry as registry_module
-from dabench.sweep import RunRequest, plan_sweep
+from dabench.host import registry as registry_module
+from dabench.sweep.execute import RunRequest, plan_sweep
 
 PLUGIN_DIR = Path(__file__).parent / "plugin_src"
 PAIR = "synth-lab:synth-wild"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dabench import atomic
+from dabench.store import atomic
 
 
 def _dead_pid() -> int:

@@ -13,11 +13,11 @@ import pytest
 import torch
 from conftest import PAIR, TINY
 
-from dabench import results
-from dabench.checkpoint import Checkpointer
 from dabench.methods import AdaptContext, TargetImages
 from dabench.models import ClassifierNet, build_model
-from dabench.runner import execute, plan_run
+from dabench.run.execute import execute, plan_run
+from dabench.store import results
+from dabench.store.checkpoint import Checkpointer
 from dabench.train.supervised import SupervisedRecipe, train_supervised
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import PAIR, TINY, requests_for
 
-from dabench import cli, results, running
+from dabench import cli
 from dabench.errors import DabenchError
-from dabench.sweep import run_state
+from dabench.store import results
+from dabench.store import run_lock as running
+from dabench.sweep.execute import run_state
 
 
 def _foreign_marker(folder: Path, age: float, **fields) -> None:

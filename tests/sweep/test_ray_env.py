@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dabench.launchers import ray as ray_launcher
+from dabench.sweep.launchers import ray as ray_launcher
 
 
 def test_path_defaults_fill_only_what_the_worker_lacks(monkeypatch: pytest.MonkeyPatch) -> None:

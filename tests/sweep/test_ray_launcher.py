@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import PAIR, requests_for
 
-from dabench import results, running
-from dabench.sweep import run_sweep
+from dabench.store import results
+from dabench.store import run_lock as running
+from dabench.sweep.execute import run_sweep
 
 ray = pytest.importorskip("ray", reason="the Ray launcher needs the optional extra: pip install 'dabench[ray]'")
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from click.testing import CliRunner
 from conftest import PAIR, TINY
 
-from dabench import provenance, results
-from dabench import registry as registry_module
 from dabench.cli import cli
+from dabench.host import registry as registry_module
+from dabench.run import provenance
+from dabench.store import results
 
 SWEEP = ["sweep", "--pairs", PAIR, "--methods", "source_only", "--seeds", "0,1", "--device", "cpu",
          *(arg for s in TINY for arg in ("--set", s))]

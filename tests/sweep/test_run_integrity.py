@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import PAIR, TINY
 
-from dabench import atomic, paths, results, runner
 from dabench.cli import cli
-from dabench.runner import execute, plan_run
-from dabench.sweep import run_state
+from dabench.run import execute as runner
+from dabench.run.execute import execute, plan_run
+from dabench.store import atomic, paths, results
+from dabench.sweep.execute import run_state
 
 
 def _store(seed: int, accuracy: float = 0.5, method: str = "shot") -> Path:

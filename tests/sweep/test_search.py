@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from dabench.errors import DabenchError
-from dabench.registry import build_registry, default_host
-from dabench.reports.search import search_table
-from dabench.search import grid_points, parse_grid, points_for, random_points, unused_keys
+from dabench.host.registry import build_registry, default_host
+from dabench.report.search_table import search_table
+from dabench.sweep.search import grid_points, parse_grid, points_for, random_points, unused_keys
 
 
 def test_grid_is_every_combination_in_the_order_given() -> None:
@@ -83,7 +83,7 @@ def test_report_search_picks_by_the_validator_not_by_accuracy() -> None:
 
 
 def test_sweep_grid_plans_each_point_as_its_own_run(fresh_home, registry, capsys: pytest.CaptureFixture[str]) -> None:
-    from dabench.sweep_planning import plan_sweep
+    from dabench.sweep.plan import plan_sweep
 
     planned = plan_sweep(registry, ["shot", "source_only"], ["synth-lab:synth-wild"], [0, 1],
                          grid=("lr=0.01,0.001", "cls_par=0,0.3"))

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from conftest import PAIR, TINY, requests_for
 
-from dabench import results, running
-from dabench.sweep import sweep_status
+from dabench.store import results
+from dabench.store import run_lock as running
+from dabench.sweep.execute import sweep_status
 
 HERE = Path(__file__).parent
 

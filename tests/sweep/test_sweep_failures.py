@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import PAIR, requests_for
 
-from dabench import results, running
-from dabench.sweep import run_sweep, sweep_status
+from dabench.store import results
+from dabench.store import run_lock as running
+from dabench.sweep.execute import run_sweep, sweep_status
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(sweep_home: Path, test_plugin, tmp_path: Path,

@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 from conftest import PAIR, TINY, requests_for
 
-from dabench import cli, results, runner, running
-from dabench import sweep as sweep_module
+from dabench import cli
 from dabench.errors import DabenchError
-from dabench.runner import execute, plan_run
-from dabench.sweep import parse_seeds, plan_sweep, run_state, run_sweep, sweep_status
+from dabench.run import execute as runner
+from dabench.run.execute import execute, plan_run
+from dabench.store import results
+from dabench.store import run_lock as running
+from dabench.sweep import execute as sweep_module
+from dabench.sweep.execute import parse_seeds, plan_sweep, run_state, run_sweep, sweep_status
 
 
 def test_every_bad_name_is_listed_before_anything_runs(sweep_home: Path, registry, capsys) -> None:

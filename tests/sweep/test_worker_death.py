@@ -9,8 +9,9 @@ from pathlib import Path
 
 from conftest import PAIR, TINY, requests_for
 
-from dabench import results, running
-from dabench.sweep import run_sweep
+from dabench.store import results
+from dabench.store import run_lock as running
+from dabench.sweep.execute import run_sweep
 
 
 def test_a_run_that_kills_its_worker_fails_alone(sweep_home: Path, test_plugin, capsys) -> None:

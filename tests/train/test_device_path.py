@@ -17,7 +17,7 @@ from torch import _dynamo
 from dabench.errors import DabenchError
 from dabench.methods import AdaptContext, Method
 from dabench.models import build_model
-from dabench.runner import execute, plan_run
+from dabench.run.execute import execute, plan_run
 from dabench.train import device as device_module
 from dabench.train import self_training, supervised
 from dabench.train.batches import augment, augment_views, index_batches
@@ -228,7 +228,7 @@ def test_compile_setting_is_a_checked_bool(registry) -> None:
 
 
 def test_runner_compiles_the_adapted_model_only_when_asked(registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dabench import runner
+    from dabench.run import execute as runner
 
     compiled: list = []
     sources: list = []

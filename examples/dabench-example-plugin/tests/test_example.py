@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dabench_example
-from dabench.testing import check_dataset, check_method, check_plugin, write_image_folder
 from dabench_example import ConfidentEntMin, ExampleFaces
+
+from dabench.testing import check_dataset, check_method, check_plugin, write_image_folder
 
 
 def test_method_conforms() -> None:

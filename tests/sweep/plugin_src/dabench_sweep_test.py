@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass, field
 
 import dabench
-from dabench import paths
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
+from dabench.store import paths
 
 
 class AlwaysFails(Method):

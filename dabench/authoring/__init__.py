@@ -1,0 +1,1 @@
+"""For plugin authors: the scaffold, its templates, and the helpers the docs list."""

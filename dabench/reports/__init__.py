@@ -1,2 +1,0 @@
-"""Reports beyond the leaderboard (``dabench/report.py``): model selection, per-class results,
-plots and exports, all computed from finished run records."""

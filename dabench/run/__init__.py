@@ -1,0 +1,1 @@
+"""One run, top-down: plan, execute, the networks it builds, the source model, evaluate, record."""

@@ -1,0 +1,1 @@
+"""A run's settings: the config keys, their defaults and checks, and the stage recipes."""

@@ -129,7 +129,7 @@ def shot_epoch(model: ClassifierNet, images: torch.Tensor, batch_size: int, devi
     from dabench_methods.shot import Shot, ShotHparams
     ctx = make_context(device, amp)
     Shot(ShotHparams(epochs=1, batch_size=batch_size)).adapt(model, TargetImages(images), ctx)
-    return {"train": ctx.timings["train"], "labelling": ctx.timings["pseudo_labels"]}
+    return {"train": ctx.run.records.timings["train"], "labelling": ctx.run.records.timings["pseudo_labels"]}
 
 
 def cluster_pl_epoch(network: ClassifierNet, images: torch.Tensor, batch_size: int, device: torch.device,

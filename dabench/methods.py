@@ -1,9 +1,9 @@
 """The method contract: a method turns (source model, unlabelled target images) into a target model.
 
 A source-free method receives no argument, and finds no public attribute, that holds target labels:
-:class:`TargetImages` carries images only, and :class:`AdaptContext` holds no dataset (its private
-``_``-fields are the runner's callbacks into its evaluator; Python cannot wall them off, so a method that
-digs through them is cheating on purpose, not by accident). Only a method that declares
+:class:`TargetImages` carries images only, and :class:`AdaptContext` holds no dataset (its ``run`` link
+holds the runner's callbacks into its evaluator; Python cannot wall them off, so a method that digs through
+them is cheating on purpose, not by accident, and the label watch reports it). Only a method that declares
 ``source_free = False`` (the ``target_oracle`` upper bound) is handed labels, through its own entry point.
 """
 
@@ -15,15 +15,17 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 import yaml
+from torch import nn
 
 from dabench.models import ClassifierNet
 from dabench.store.checkpoint import Checkpointer
 from dabench.store.progress import epochs
 from dabench.store.progress import log_line as progress_log_line
+from dabench.train.loop import Schedule, Session, Step, fit
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,72 @@ class TargetImages:
 
 
 @dataclass(eq=False)
+class MethodRecords:
+    """What a method leaves for the run's result.json, written through :class:`AdaptContext`'s calls
+    (``record``, ``record_pseudo_labels``, ``log``, ``stage``) and read by whoever made the context."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    pseudo_labels: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    log_lines: list[str] = field(default_factory=list)
+
+    def state(self) -> dict[str, Any]:
+        """For a checkpoint: a resumed run keeps what was recorded before the crash."""
+        return {"records": self.values, "pseudo_labels": self.pseudo_labels, "log_lines": self.log_lines}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.values.clear()
+        self.values.update(state.get("records", {}))
+        self.pseudo_labels[:] = state.get("pseudo_labels", [])
+        self.log_lines[:] = state.get("log_lines", [])
+
+
+@dataclass(eq=False)
+class RunLink:
+    """The runner's side of a context, behind it: what the end of an epoch does (the evaluator's history and
+    validators), how a network for an init is built, the run folder's checkpoint file, and the records the
+    runner reads back. The default is a method called outside a run (a unit test): nothing evaluated,
+    nothing checkpointed, no initial model."""
+
+    on_epoch_end: Callable[[ClassifierNet, int], None] | None = None
+    initial_model: Callable[[str], ClassifierNet] | None = None
+    checkpoint: Checkpointer | None = None
+    records: MethodRecords = field(default_factory=MethodRecords)
+    runner_state: dict[str, list] = field(default_factory=dict)  # the runner's per-epoch lists (history, ...)
+
+    def __post_init__(self) -> None:
+        if self.checkpoint is not None:  # a resumed run keeps what the killed one had recorded and seen
+            self.checkpoint.extra = (self._checkpoint_extra, self._restore_checkpoint_extra)
+
+    def _checkpoint_extra(self) -> dict[str, Any]:
+        return {**self.records.state(), "runner": self.runner_state}
+
+    def _restore_checkpoint_extra(self, extra: dict[str, Any]) -> None:
+        self.records.restore(extra)
+        for key, values in extra.get("runner", {}).items():
+            if key in self.runner_state:
+                self.runner_state[key][:] = values
+
+
+_REMOVED = {
+    "load_checkpoint": "train through ctx.fit(model, images, optimizer, step, schedule), which checkpoints every epoch "
+                       "and resumes after the last one",
+    "save_checkpoint": "train through ctx.fit(model, images, optimizer, step, schedule), which checkpoints every epoch",
+    "checkpointer": "train through ctx.fit(...), which checkpoints every epoch",
+    "records": "write with ctx.record(key, value)",
+    "pseudo_labels": "write with ctx.record_pseudo_labels(indices, labels)",
+    "timings": "time a stage with `with ctx.stage(name):`",
+    "log_lines": "write with ctx.log(message)",
+}
+
+
+@dataclass(eq=False)
 class AdaptContext:
-    """What the runner lends a method besides the model and images."""
+    """What the runner lends a method besides the model and images: the device and amp switch, the seed and
+    the generator every random draw comes from, the class names, the run's ``init``; and the calls
+    :meth:`fit` (the training loop), :meth:`initial_model`, :meth:`record`, :meth:`record_pseudo_labels`,
+    :meth:`log`, :meth:`stage` and :meth:`end_epoch`. ``run`` is the runner's link (see :class:`RunLink`);
+    a method never needs it."""
 
     device: torch.device
     seed: int
@@ -51,100 +117,84 @@ class AdaptContext:
     class_names: tuple[str, ...]
     amp: bool = True
     init: str = "source"  # the run's ``init`` setting (see Method.inits)
-    _on_epoch_end: Callable[[ClassifierNet, int], None] | None = None
-    _initial_model: Callable[[str], ClassifierNet] | None = None
-    records: dict[str, Any] = field(default_factory=dict)
-    pseudo_labels: list[dict[str, Any]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    log_lines: list[str] = field(default_factory=list)
-    # the run folder's checkpoint.pt (None outside a run); see save_checkpoint / docs/checkpoints.md
-    checkpointer: Checkpointer | None = None
-    _runner_state: dict[str, list] = field(default_factory=dict)  # the runner's per-epoch history, checkpointed too
-
-    def __post_init__(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.extra = (self._checkpoint_extra, self._restore_checkpoint_extra)
+    run: RunLink = field(default_factory=RunLink, repr=False)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def save_checkpoint(self, epoch: int, **states: Any) -> None:
-        """Call at the end of each epoch with what the loop needs to go on: state_dicts (model, optimiser,
-        scheduler) and counters. The RNG states (``generator``, torch, NumPy, Python) and this context's
-        records are added; written atomically to the run folder, deleted when the run finishes."""
-        if self.checkpointer is not None:
-            self.checkpointer.save(epoch, **states)
+    def __getattr__(self, name: str) -> Any:
+        if name in _REMOVED:
+            raise AttributeError(f"AdaptContext.{name} was removed in dabench 0.2: {_REMOVED[name]} "
+                                 "(docs/writing-plugins.md)")
+        raise AttributeError(f"'AdaptContext' object has no attribute {name!r}")
 
-    def load_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
-        """After a crash: ``(last finished epoch, states)`` with the RNG states already restored (tensors on
-        the CPU; ``load_state_dict`` moves them); None on a fresh start. Call it after building the model
-        and optimiser and after any random draws made before the first epoch."""
-        if self.checkpointer is None:
-            return None
-        loaded = self.checkpointer.load()
-        if loaded is not None:
-            self.log(f"resumed from the checkpoint of epoch {loaded[0]}")
-        return loaded
+    def session(self, epoch_hook: bool = True, checkpoint: bool = True) -> Session:
+        """The loop session of this context: its generator, device, amp; with ``epoch_hook`` the runner hears
+        of every epoch; with ``checkpoint`` the epochs are saved to (and resumed from) the run folder."""
+        return Session(self.generator, self.device, self.amp,
+                       checkpoint=self.run.checkpoint if checkpoint else None,
+                       on_epoch_end=self.run.on_epoch_end if epoch_hook else None,
+                       timer=self.stage, log=self.log)
 
-    def _checkpoint_extra(self) -> dict[str, Any]:
-        return {"records": self.records, "pseudo_labels": self.pseudo_labels, "log_lines": self.log_lines,
-                "runner": self._runner_state}
-
-    def _restore_checkpoint_extra(self, extra: dict[str, Any]) -> None:
-        self.records.clear()
-        self.records.update(extra.get("records", {}))
-        self.pseudo_labels[:] = extra.get("pseudo_labels", [])
-        self.log_lines[:] = extra.get("log_lines", [])
-        for key, values in extra.get("runner", {}).items():
-            if key in self._runner_state:
-                self._runner_state[key][:] = values
+    def fit(self, model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer, step: Step,
+            schedule: Schedule, stage: str = "train") -> list[float]:
+        """Train ``model`` with :func:`dabench.train.loop.fit` as this run's epochs: each one is reported to the
+        runner (history, validators, the progress line) and checkpointed, so a killed run resumes where it
+        stopped. Returns each epoch's mean loss."""
+        return fit(model, images, optimizer, step, schedule, self.session(), stage=stage)
 
     def end_epoch(self, model: ClassifierNet, epoch: int) -> None:
-        """Call after each epoch: the runner records per-epoch metrics for analysis (never selection)."""
-        if self._on_epoch_end is not None:
-            self._on_epoch_end(model, epoch)
+        """For a method that does not train through :meth:`fit`: the runner records per-epoch metrics for
+        analysis (never selection)."""
+        if self.run.on_epoch_end is not None:
+            self.run.on_epoch_end(model, epoch)
 
     def initial_model(self, init: str) -> ClassifierNet:
         """A fresh network for methods that do not start from the source weights (e.g. init='ssl')."""
-        if self._initial_model is None:
-            raise RuntimeError("this runner provides no initial models")
-        return self._initial_model(init)
+        if self.run.initial_model is None:
+            raise RuntimeError("this context belongs to no run: it provides no initial models")
+        return self.run.initial_model(init)
 
     def record(self, key: str, value: Any) -> None:
         """Keep a JSON-able value in the run's result under ``method_records``."""
-        self.records[key] = value
+        self.run.records.values[key] = value
 
     def record_pseudo_labels(self, indices: torch.Tensor, labels: torch.Tensor, stage: str = "") -> None:
         """The target-train indices a method kept and the labels it gave them; the evaluator scores them
         against the true labels after the run (the method never sees those)."""
-        self.pseudo_labels.append({"stage": stage, "indices": indices.detach().cpu().clone(),
-                                   "labels": labels.detach().cpu().clone()})
+        self.run.records.pseudo_labels.append({"stage": stage, "indices": indices.detach().cpu().clone(),
+                                               "labels": labels.detach().cpu().clone()})
 
     def log(self, message: str) -> None:
         """A line for the run's log.txt, written at once (and on stderr off a terminal)."""
-        self.log_lines.append(message)
+        self.run.records.log_lines.append(message)
         progress_log_line(message)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time a named stage (reported in result.json's timings)."""
+        """Time a named stage (reported in result.json's timings as ``method.<name>``)."""
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
         yield
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+        timings = self.run.records.timings
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
     def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
-        """An epoch loop (``range(start, epochs)``): a bar on a terminal and one line per finished epoch
-        in the run's log (with what :func:`dabench.store.progress.note` was given during the epoch)."""
+        """An epoch loop of a method that does not use :meth:`fit`: a bar on a terminal and one line per
+        finished epoch in the run's log (with what :func:`dabench.store.progress.note` was given)."""
         return epochs(iterable, stage=desc, total=total)
 
 
-class Method:
-    """Base class of method plugins.
+H = TypeVar("H")
+
+
+class Method(Generic[H]):
+    """Base class of method plugins, generic in its hyperparameters: ``class Shot(Method[ShotHparams])``
+    makes ``self.hparams`` a ``ShotHparams`` for type checkers, with no cast in the plugin.
 
     Subclasses set ``id`` (lower_snake), ``Hparams`` (a frozen dataclass whose fields all have a
     default and ``metadata={"help": ...}``) and implement :meth:`adapt`. Per-pair or per-target
@@ -166,8 +216,8 @@ class Method:
     paper: ClassVar[str] = ""
     defaults_file: ClassVar[Path | None] = None
 
-    def __init__(self, hparams: Any) -> None:
-        self.hparams = hparams
+    def __init__(self, hparams: H) -> None:
+        self.hparams: H = hparams
 
     def check_target(self, n_images: int) -> None:
         """Refuse, with a DabenchError, hyperparameters that a target of ``n_images`` train images rules

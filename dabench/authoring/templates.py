@@ -48,8 +48,8 @@ import torch
 
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
-from dabench.train.batches import augment, index_batches, to_float
-from dabench.train.device import autocast
+from dabench.train.batches import augment
+from dabench.train.loop import Batch, LossStep, Schedule
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class {camel}Hparams:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
 
 
-class {camel}(Method):
+class {camel}(Method[{camel}Hparams]):
     """Paper title (arXiv id) goes here, then every deviation from the paper and why."""
 
     id = "{name}"
@@ -78,18 +78,16 @@ class {camel}(Method):
         for parameter in trained:
             parameter.requires_grad_(True)
         optimizer = torch.optim.Adam(trained, lr=hp.lr)
-        model.train()
-        for epoch in ctx.progress(range(hp.epochs), desc="{name}"):
-            # draw every random number from ctx.generator: the run is then deterministic for a seed
-            for batch in index_batches(len(target), hp.batch_size, ctx.generator, device=ctx.device):
-                images = augment(to_float(target.images[batch]), ctx.generator)
-                with autocast(ctx.device, ctx.amp):
-                    logits = model(images).float()
-                entropy = -(logits.softmax(1) * logits.log_softmax(1)).sum(1).mean()
-                optimizer.zero_grad(set_to_none=True)
-                entropy.backward()
-                optimizer.step()
-            ctx.end_epoch(model, epoch)  # lets dabench record per-epoch history and validator scores
+
+        def entropy(net: torch.nn.Module, batch: Batch) -> torch.Tensor:
+            logits = net(batch.images).float()
+            return -(logits.softmax(1) * logits.log_softmax(1)).sum(1).mean()
+
+        # ctx.fit owns the loop: shuffled batches (random draws from ctx.generator, so a seed fixes the run),
+        # augmentation, autocast, the per-epoch history and validators, the progress line and the checkpoint
+        # a killed run resumes from; the method gives the loss of a batch
+        ctx.fit(model, target.images, optimizer, LossStep(entropy),
+                Schedule(hp.epochs, hp.batch_size, augmentation=augment), stage="{name}")
         return model
 '''
 

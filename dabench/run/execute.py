@@ -19,7 +19,7 @@ from dabench.data.dataset import PreparedDataset, Split
 from dabench.data.pairs import prepare, split_in_classes
 from dabench.errors import DabenchError
 from dabench.host.registry import Registry
-from dabench.methods import AdaptContext, Method, TargetImages
+from dabench.methods import AdaptContext, Method, RunLink, TargetImages
 from dabench.models import ClassifierNet
 from dabench.run.evaluate import Evaluator
 from dabench.run.networks import distilled_start, initial_model, ssl_target_key
@@ -182,12 +182,13 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
 
     target = TargetImages(images_to_device(adapt_split.images, device))
     generator = seed_everything(plan.seed)
-    checkpointer = Checkpointer(folder / CHECKPOINT, generator, owner=plan.run_id) if folder is not None else None
+    link = RunLink(on_epoch_end=evaluator.on_epoch_end,
+                   initial_model=lambda init: for_training(initial_model(init, source.model, registry, plan, device,
+                                                                         target.images, target_key)),
+                   checkpoint=Checkpointer(folder / CHECKPOINT, generator, owner=plan.run_id) if folder else None,
+                   runner_state={"history": evaluator.history})  # checkpointed with the method's epochs
     ctx = AdaptContext(device=device, seed=plan.seed, generator=generator, class_names=plan.classes,
-                       amp=config["amp"], init=config["init"], _on_epoch_end=evaluator.on_epoch_end,
-                       checkpointer=checkpointer, _runner_state={"history": evaluator.history},
-                       _initial_model=lambda init: for_training(initial_model(init, source.model, registry, plan, device,
-                                                                              target.images, target_key)))
+                       amp=config["amp"], init=config["init"], run=link)
     if config["init"] == "source" or plan.method.builds_network:
         model = for_training(copy.deepcopy(source.model))
     else:
@@ -198,13 +199,13 @@ def _execute(plan: RunPlan, registry: Registry, device: torch.device,
     final = evaluator.evaluate(adapted)
     timings.lap("evaluate")
     seconds = timings.total()
-    result = result_record(plan, registry, device, ctx, final=final, source_metrics=source_metrics,
+    result = result_record(plan, registry, device, link.records, final=final, source_metrics=source_metrics,
                            history=evaluator.closed_history(adapted, final), label_access=label_access,
                            adapt=adapt_split, target_test_size=len(target_test), source_meta=source.meta,
                            split_hashes={plan.pair.source: source.split_hash,
                                          plan.pair.target: data.target.meta.get("split_hash")},
                            timings=timings, seconds=seconds)
-    return result, ctx.log_lines
+    return result, link.records.log_lines
 
 
 def _source_model(plan: RunPlan, registry: Registry, device: torch.device,
@@ -233,7 +234,7 @@ def _adapt(plan: RunPlan, registry: Registry, method: Method, model: ClassifierN
         from dabench.run.watch import watching_run
 
         with watching_run(registry) as seen:
-            ctx._runner_state["label_access"] = seen.events  # checkpointed: a resumed run keeps what was seen
+            ctx.run.runner_state["label_access"] = seen.events  # checkpointed: a resumed run keeps what was seen
             adapted = method.adapt(model, target, ctx)
         label_access = seen.result()
         if seen.detected:

@@ -17,7 +17,7 @@ import torch
 import dabench
 from dabench.data.dataset import Split
 from dabench.host.registry import Registry
-from dabench.methods import AdaptContext
+from dabench.methods import MethodRecords
 from dabench.run import provenance
 from dabench.run.evaluate import pseudo_label_quality
 from dabench.run.plan import RunPlan
@@ -44,7 +44,7 @@ class Timings:
         return time.perf_counter() - self.started + self.data_seconds
 
 
-def result_record(plan: RunPlan, registry: Registry, device: torch.device, ctx: AdaptContext, *,
+def result_record(plan: RunPlan, registry: Registry, device: torch.device, records: MethodRecords, *,
                   final: dict[str, Any], source_metrics: dict[str, Any], history: list[dict[str, Any]],
                   label_access: dict[str, Any], adapt: Split, target_test_size: int, source_meta: dict[str, Any],
                   split_hashes: dict[str, Any], timings: Timings, seconds: float) -> dict[str, Any]:
@@ -60,9 +60,9 @@ def result_record(plan: RunPlan, registry: Registry, device: torch.device, ctx: 
         "history": history,
         "oracle_accuracy": max((h["accuracy"] for h in history), default=None),
         "seconds": round(seconds, 3), "device": device_name(device),
-        "timings": {**timings.stages, **{f"method.{k}": round(v, 3) for k, v in ctx.timings.items()}},
-        "method_records": ctx.records,
-        "pseudo_label_quality": pseudo_label_quality(ctx.pseudo_labels, adapt.labels),
+        "timings": {**timings.stages, **{f"method.{k}": round(v, 3) for k, v in records.timings.items()}},
+        "method_records": records.values,
+        "pseudo_label_quality": pseudo_label_quality(records.pseudo_labels, adapt.labels),
         "label_access": label_access,
         "source_model": {k: source_meta.get(k) for k in ("sha256", "path", "source_val_accuracy", "source_test_accuracy")},
         "target_train_size": len(adapt), "target_test_size": target_test_size,

@@ -25,6 +25,7 @@ from dabench.store.checkpoint import Checkpointer
 from dabench.train.batches import images_to_device
 from dabench.train.device import seed_everything
 from dabench.train.features import predict
+from dabench.train.loop import Session
 from dabench.train.supervised import SupervisedRecipe, train_supervised
 
 FORMAT = 1
@@ -90,9 +91,9 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, tmp:
     started = time.perf_counter()
     # beside the artifact and under its lock: a killed source training resumes after its last epoch
     checkpoint = Checkpointer(checkpoint_path(spec), generator, owner=atomic.sha256_json(spec.key()))
+    session = Session(generator, device, amp, checkpoint=checkpoint)
     outcome = train_supervised(model, images_to_device(train.images, device),
-                               torch.from_numpy(train.labels).to(device), recipe, generator,
-                               desc=f"source {spec.dataset}", checkpoint=checkpoint, amp=amp)
+                               torch.from_numpy(train.labels).to(device), recipe, session, stage=f"source {spec.dataset}")
     seconds = time.perf_counter() - started
     test_accuracy = None
     if "test" in prepared.splits:

@@ -15,7 +15,7 @@ import torch
 
 from dabench.store import atomic
 
-FORMAT = 1
+FORMAT = 2  # 2: one layout for every loop (dabench.train.loop.fit)
 FILENAME = "checkpoint.pt"
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from dabench.data.synth import generate_faces
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
-from dabench.methods import AdaptContext, Method, TargetImages
+from dabench.methods import AdaptContext, Method, RunLink, TargetImages
 from dabench.models import ClassifierNet
 from dabench.settings import config as cfg
 from dabench.testing.common import METHOD_ID, RESOLUTION, ConformanceError, _require
@@ -177,7 +177,7 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
 
     generator = seed_everything(seed)
     ctx = AdaptContext(device=torch.device("cpu"), seed=seed, generator=generator, class_names=CANONICAL_CLASSES,
-                       amp=False, init=method_cls.inits[0], _on_epoch_end=on_epoch_end, _initial_model=initial_model)
+                       amp=False, init=method_cls.inits[0], run=RunLink(on_epoch_end=on_epoch_end, initial_model=initial_model))
     target = TargetImages(data.target_images.clone())
     _require([f.name for f in dataclasses.fields(target)] == ["images"], "TargetImages must hold images only")
     for f in dataclasses.fields(ctx):

@@ -22,8 +22,9 @@ from dabench.models import ClassifierNet, head_parameters
 from dabench.settings.recipes import DistilRecipe
 from dabench.train.batches import augment
 from dabench.train.features import extract
+from dabench.train.loop import Schedule, by_progress, fit
 from dabench.train.schedule import sgd, shot_decay
-from dabench.train.soft_targets import train_soft_targets
+from dabench.train.soft_targets import SoftTargets
 
 __all__ = ["DistilRecipe", "distil_source"]
 
@@ -43,7 +44,11 @@ def distil_source(student: ClassifierNet, teacher: ClassifierNet, images: torch.
     optimizer = sgd([(student.backbone.parameters(), recipe.backbone_lr_mult),
                      (head_parameters(student), 1.0)],
                     lr=recipe.lr, weight_decay=recipe.weight_decay)
-    return train_soft_targets(student, images, targets, ctx, optimizer, epochs=recipe.epochs,
-                              batch_size=recipe.batch_size, base_lr=recipe.lr, decay=shot_decay,
-                              mixup_alpha=recipe.mixup_alpha, augmentation=augment if recipe.augment else None,
-                              method_epochs=False, desc="distil")
+    schedule = Schedule(recipe.epochs, recipe.batch_size, lr=recipe.lr, decay=by_progress(shot_decay),
+                        augmentation=augment if recipe.augment else None)
+    # a preparatory stage, not the method's epochs: not reported to the runner and not checkpointed (a
+    # restarted run repeats it: same seed, same draws)
+    session = ctx.session(epoch_hook=False, checkpoint=False)
+    session.timer = None  # timed as a whole, as ``distil``
+    return fit(student, images, optimizer, SoftTargets(targets, ctx.generator, recipe.mixup_alpha), schedule, session,
+               stage="distil")

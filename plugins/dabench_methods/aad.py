@@ -10,9 +10,10 @@ import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet, head_parameters
 from dabench.train.knn import MemoryBank, check_bank_size, topk_neighbours
+from dabench.train.loop import Batch, LossStep
 from dabench.train.losses import batch_dispersion, neighbour_attraction
 from dabench.train.schedule import sgd
-from dabench.train.self_training import Batch, LoopHparams, train_epochs
+from dabench.train.self_training import LoopHparams
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def dispersion_weight(progress: float, alpha: float, beta: float) -> float:
     return alpha * (1.0 + 10.0 * progress) ** (-beta)
 
 
-class Aad(Method):
+class Aad(Method[AadHparams]):
     """Attracting and Dispersing: A Simple Approach for Source-free Domain Adaptation
     (Yang, Yang, Wang, van de Weijer, Herranz, Jui; NeurIPS 2022; arXiv 2205.04183).
 
@@ -60,7 +61,7 @@ class Aad(Method):
         check_bank_size(self.id, n_images, self.hparams.K)
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
-        hp: AadHparams = self.hparams
+        hp = self.hparams
         self.check_target(len(target))
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
                          (head_parameters(model), 1.0)],
@@ -79,8 +80,8 @@ class Aad(Method):
             return neighbour_attraction(probs, bank.scores[near]) + weight * batch_dispersion(probs)
 
         bank_state = {"bank_features": bank.features, "bank_scores": bank.scores}  # checkpointed with the model
-        ctx.record("epoch_loss", train_epochs(model, target.images, ctx, optimizer, batch_loss, desc="aad",
-                                              state=bank_state, **hp.loop_args()))
+        step = LossStep(batch_loss, state=bank_state)
+        ctx.record("epoch_loss", ctx.fit(model, target.images, optimizer, step, hp.schedule(), stage="aad"))
         return model
 
 

@@ -11,9 +11,10 @@ import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet, head_parameters
 from dabench.train.knn import NON_RECIPROCAL_WEIGHT, MemoryBank, check_bank_size, nrc_neighbourhood
+from dabench.train.loop import Batch, LossStep
 from dabench.train.losses import diversity, neighbour_attraction
 from dabench.train.schedule import sgd
-from dabench.train.self_training import Batch, LoopHparams, train_epochs
+from dabench.train.self_training import LoopHparams
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class NrcHparams(LoopHparams):
                              f"chunk_size={self.chunk_size})")
 
 
-class Nrc(Method):
+class Nrc(Method[NrcHparams]):
     """Exploiting the Intrinsic Neighborhood Structure for Source-free Domain Adaptation
     (Yang, Wang, van de Weijer, Herranz, Jui; NeurIPS 2021; arXiv 2110.04202).
 
@@ -60,7 +61,7 @@ class Nrc(Method):
         check_bank_size(self.id, n_images, max(self.hparams.K, self.hparams.KK))
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
-        hp: NrcHparams = self.hparams
+        hp = self.hparams
         self.check_target(len(target))
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
                          (head_parameters(model), 1.0)],
@@ -82,8 +83,8 @@ class Nrc(Method):
             return loss
 
         bank_state = {"bank_features": bank.features, "bank_scores": bank.scores}  # checkpointed with the model
-        ctx.record("epoch_loss", train_epochs(model, target.images, ctx, optimizer, batch_loss, desc="nrc",
-                                              state=bank_state, **hp.loop_args()))
+        step = LossStep(batch_loss, state=bank_state)
+        ctx.record("epoch_loss", ctx.fit(model, target.images, optimizer, step, hp.schedule(), stage="nrc"))
         return model
 
 

@@ -11,10 +11,11 @@ import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
 from dabench.train.features import extract
+from dabench.train.loop import Batch, LossStep
 from dabench.train.losses import information_maximization
 from dabench.train.pseudo_labels import centroid_pseudo_labels
 from dabench.train.schedule import sgd
-from dabench.train.self_training import Batch, LoopHparams, train_epochs
+from dabench.train.self_training import LoopHparams
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ShotHparams(LoopHparams):
             raise ValueError("eps must be > 0 and label_rounds >= 0")
 
 
-class Shot(Method):
+class Shot(Method[ShotHparams]):
     """Do We Really Need to Access the Source Data? Source Hypothesis Transfer for Unsupervised Domain
     Adaptation (Liang, Hu, Feng; ICML 2020; arXiv 2002.08546).
 
@@ -54,7 +55,7 @@ class Shot(Method):
     paper = "Liang et al., ICML 2020, arXiv 2002.08546"
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
-        hp: ShotHparams = self.hparams
+        hp = self.hparams
         images = target.images
         model.classifier.requires_grad_(False)
         optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult), (model.bottleneck.parameters(), 1.0)],
@@ -75,8 +76,8 @@ class Shot(Method):
                 loss = loss + hp.cls_par * F.cross_entropy(logits, pseudo_labels[batch.index])
             return loss
 
-        losses = train_epochs(model, images, ctx, optimizer, batch_loss, before_epoch=relabel, desc="shot",
-                              state={"pseudo_labels": pseudo_labels}, **hp.loop_args())
+        step = LossStep(batch_loss, before_epoch=relabel, state={"pseudo_labels": pseudo_labels})
+        losses = ctx.fit(model, images, optimizer, step, hp.schedule(), stage="shot")
         ctx.record("epoch_loss", losses)
         model.classifier.requires_grad_(True)
         return model

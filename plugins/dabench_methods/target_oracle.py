@@ -23,7 +23,7 @@ class TargetOracleHparams:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
 
 
-class TargetOracle(Method):
+class TargetOracle(Method[TargetOracleHparams]):
     """Supervised on the target's labelled train split with the source recipe (DESIGN.md section 7);
     the epoch is chosen on a held-out 10% of target *train*, never on target test. Flagged
     ``source_free = False``: reports show it as an upper bound, not an adaptation method."""
@@ -39,12 +39,8 @@ class TargetOracle(Method):
         hp = self.hparams
         model = ctx.initial_model(ctx.init)
         recipe = SupervisedRecipe(epochs=hp.epochs, batch_size=hp.batch_size, lr=hp.lr)
-        with ctx.stage("train"):
-            # the run folder's checkpoint: a killed run resumes after its last finished epoch
-            outcome = train_supervised(model, target.images, labels, recipe, ctx.generator, desc="target_oracle",
-                                       checkpoint=ctx.checkpointer, amp=ctx.amp)
-        if ctx.checkpointer is not None and ctx.checkpointer.resumed_from is not None:
-            ctx.log(f"resumed from the checkpoint of epoch {ctx.checkpointer.resumed_from}")
+        # the run's session: each epoch is reported (history, validators, the progress line) and checkpointed
+        outcome = train_supervised(model, target.images, labels, recipe, ctx.session(), stage="target_oracle")
         ctx.record("target_val_accuracy", outcome["val_accuracy"])
         ctx.record("best_epoch", outcome["best_epoch"])
         return model

@@ -10,8 +10,8 @@ import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
 from dabench.train.batchnorm import batchnorm_layers, reestimate_statistics
+from dabench.train.loop import Batch, LossStep, Schedule
 from dabench.train.losses import entropy
-from dabench.train.self_training import Batch, train_epochs
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class TentHparams:
                              f"(got {self.epochs}, {self.batch_size}, {self.lr})")
 
 
-class Tent(Method):
+class Tent(Method[TentHparams]):
     """Tent: Fully Test-Time Adaptation by Entropy Minimization (Wang, Shelhamer, Liu, Olshausen,
     Darrell; ICLR 2021; arXiv 2006.10726).
 
@@ -51,7 +51,7 @@ class Tent(Method):
     paper = "Wang et al., ICLR 2021, arXiv 2006.10726"
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
-        hp: TentHparams = self.hparams
+        hp = self.hparams
         model.requires_grad_(False)
         affine = []
         for layer in batchnorm_layers(model):
@@ -64,8 +64,8 @@ class Tent(Method):
         def batch_loss(net: ClassifierNet, batch: Batch) -> torch.Tensor:
             return entropy(net(batch.images).float().softmax(1)).mean()
 
-        losses = train_epochs(model, target.images, ctx, optimizer, batch_loss, epochs=hp.epochs,
-                              batch_size=hp.batch_size, augment_batches=False, desc="tent")
+        losses = ctx.fit(model, target.images, optimizer, LossStep(batch_loss), Schedule(hp.epochs, hp.batch_size),
+                         stage="tent")
         ctx.record("epoch_loss", losses)
         if hp.final_statistics:
             with ctx.stage("statistics"):

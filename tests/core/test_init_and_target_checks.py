@@ -13,6 +13,7 @@ from dabench.run import source_model as source_module
 from dabench.run.execute import execute, plan_run
 from dabench.train.distil import DistilRecipe, distil_source
 from dabench.train.features import predict
+from dabench.train.loop import Session
 from dabench.train.supervised import SupervisedRecipe, train_supervised
 
 PAIR = "synth-lab:synth-wild"
@@ -33,7 +34,7 @@ def test_distillation_teaches_the_student_the_teachers_predictions(registry) -> 
     torch.manual_seed(0)
     teacher, student = build_model(backbone, 3), build_model(backbone, 3)
     train_supervised(teacher, images, labels, SupervisedRecipe(epochs=4, batch_size=32, lr=0.05, val_fraction=0),
-                     torch.Generator().manual_seed(1))
+                     Session(torch.Generator().manual_seed(1), torch.device("cpu")))
     assert (predict(teacher, images) == labels).float().mean() > 0.9
     ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0),
                        class_names=tuple("abc"))

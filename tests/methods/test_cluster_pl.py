@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dabench.errors import DabenchError
-from dabench.methods import AdaptContext, TargetImages
+from dabench.methods import AdaptContext, RunLink, TargetImages
 from dabench.models import Backbone, build_model
 from dabench.run.execute import plan_run
 
@@ -62,7 +62,7 @@ def _context(num_classes: int = 3, init: str = "scratch") -> AdaptContext:
     spec = Backbone("small_cnn", build, 128, None)
     return AdaptContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0),
                         class_names=tuple("abc"[:num_classes]), init=init,
-                        _initial_model=lambda _: build_model(spec, num_classes))
+                        run=RunLink(initial_model=lambda _: build_model(spec, num_classes)))
 
 
 def _tiny_target(count: int) -> TargetImages:
@@ -76,23 +76,23 @@ def test_more_prototypes_than_images_is_refused_at_the_start_of_adapt(registry) 
     source = ctx.initial_model("scratch")
     with pytest.raises(DabenchError, match="prototypes=100 exceeds the 50 target train images"):
         method_cls(method_cls.Hparams(prototypes=100)).adapt(source, _tiny_target(50), ctx)
-    assert not ctx.timings  # nothing ran
+    assert not ctx.run.records.timings  # nothing ran
 
 
 def test_tiny_adaptation_records_clusters_and_pseudo_labels(registry) -> None:
     method_cls = registry.method("cluster_pl")
     ctx = _context()
     epochs = []
-    ctx._on_epoch_end = lambda model, epoch: epochs.append(epoch)
+    ctx.run.on_epoch_end = lambda model, epoch: epochs.append(epoch)
     hp = method_cls.Hparams(prototypes=8, fraction=0.5, epochs=2, batch_size=8, iter_clusters=2, soft_labels=True)
     model = method_cls(hp).adapt(ctx.initial_model("scratch"), _tiny_target(64), ctx)
     assert model(torch.rand(2, 3, 16, 16)).shape == (2, 3)
     assert epochs == [0, 1]
-    (entry,) = ctx.pseudo_labels
-    assert entry["stage"] == "clusters" and len(entry["indices"]) == ctx.records["kept"] > 0
+    (entry,) = ctx.run.records.pseudo_labels
+    assert entry["stage"] == "clusters" and len(entry["indices"]) == ctx.run.records.values["kept"] > 0
     assert len(torch.unique(entry["indices"])) == len(entry["indices"])
-    assert [r["clusters"] for r in ctx.records["clustering_rounds"]] == [8, 8]
-    assert sum(ctx.records["kept_per_class"]) == ctx.records["kept"]
+    assert [r["clusters"] for r in ctx.run.records.values["clustering_rounds"]] == [8, 8]
+    assert sum(ctx.run.records.values["kept_per_class"]) == ctx.run.records.values["kept"]
 
 
 def test_wild_pairs_take_their_stated_defaults(registry) -> None:
@@ -114,8 +114,8 @@ def test_confidence_rules_run_end_to_end(rule: str, registry) -> None:
     ctx = _context()
     hp = method_cls.Hparams(prototypes=8, fraction=0.5, epochs=1, batch_size=8, confidence=rule)
     method_cls(hp).adapt(ctx.initial_model("scratch"), _tiny_target(64), ctx)
-    (entry,) = ctx.pseudo_labels
-    assert 0 < len(entry["indices"]) == ctx.records["kept"]
+    (entry,) = ctx.run.records.pseudo_labels
+    assert 0 < len(entry["indices"]) == ctx.run.records.values["kept"]
 
 
 def test_student_augmentation_is_the_references_by_default(registry) -> None:

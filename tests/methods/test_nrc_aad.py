@@ -40,4 +40,4 @@ def test_nrc_and_aad_run_on_a_tiny_target():
     for method in (Nrc(NrcHparams(epochs=1, batch_size=8, K=3, KK=2)), Aad(AadHparams(epochs=1, batch_size=8, K=3))):
         ctx = tiny_context()
         method.adapt(tiny_model(), tiny_target(n=24), ctx)
-        assert len(ctx.records["epoch_loss"]) == 1 and "bank" in ctx.timings
+        assert len(ctx.run.records.values["epoch_loss"]) == 1 and "bank" in ctx.run.records.timings

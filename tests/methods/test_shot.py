@@ -18,15 +18,15 @@ def test_shot_freezes_the_classifier_and_records_labels_each_epoch():
     for name, p in adapted.classifier.named_parameters():
         assert torch.equal(p, classifier[name]), name
     assert any(not torch.equal(a, b) for a, b in zip(adapted.backbone.parameters(), backbone))
-    assert [entry["stage"] for entry in ctx.pseudo_labels] == ["epoch0", "epoch1"]
-    assert torch.equal(ctx.pseudo_labels[0]["indices"], torch.arange(40))
-    assert "pseudo_labels" in ctx.timings and "train" in ctx.timings
+    assert [entry["stage"] for entry in ctx.run.records.pseudo_labels] == ["epoch0", "epoch1"]
+    assert torch.equal(ctx.run.records.pseudo_labels[0]["indices"], torch.arange(40))
+    assert "pseudo_labels" in ctx.run.records.timings and "train" in ctx.run.records.timings
 
 
 def test_shot_im_computes_no_labels():
     ctx = tiny_context()
     Shot(ShotHparams(epochs=1, batch_size=8, cls_par=0)).adapt(tiny_model(), tiny_target(), ctx)
-    assert ctx.pseudo_labels == []
+    assert ctx.run.records.pseudo_labels == []
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -22,7 +22,7 @@ def test_tent_updates_only_batchnorm_affine_parameters():
     assert changed <= affine_names, f"tent changed non-BN parameters: {sorted(changed - affine_names)}"
     assert any("bottleneck.1" in name for name in changed)  # the BatchNorm1d of the bottleneck too
     assert all(p.requires_grad for p in adapted.parameters())  # requires_grad restored
-    assert len(ctx.records["epoch_loss"]) == 1
+    assert len(ctx.run.records.values["epoch_loss"]) == 1
 
 
 def test_tent_rejects_bad_values():

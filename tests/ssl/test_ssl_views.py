@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from dabench.train.batches import to_float
 from dabench.train.ssl import SSLRecipe
 from dabench.train.ssl.pretrain import make_views
 from dabench.train.ssl.views import blur_radius, gaussian_blur, shift_hue
@@ -85,6 +86,7 @@ def test_hue_leaves_grey_views_and_undrawn_ones_alone() -> None:
 
 def test_make_views_adds_hue_and_blur_only_when_asked() -> None:
     images = torch.randint(0, 256, (4, 3, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    images = to_float(images)  # make_views takes the float batch the loop gives
     plain = make_views(images, SSLRecipe(), torch.Generator().manual_seed(0))
     official = SSLRecipe(color_jitter=0.8, hue=0.2, blur_p=0.5)
     distorted = make_views(images, official, torch.Generator().manual_seed(0))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from dabench.train.ssl import SSLRecipe
-from dabench.train.ssl.pretrain import SSLTrainer, pretrain
+from dabench.train.ssl.pretrain import SSLStep, pretrain
 from dabench.train.ssl.swav import ProjectionQueue, Prototypes, sinkhorn, swav_codes
 from dabench_backbones import small_cnn
 
@@ -87,15 +87,19 @@ def test_pretraining_changes_only_once_the_queue_is_full() -> None:
     assert _same(_pretrained(queue_length=32, queue_start_epoch=2, method="simclr"), _pretrained(method="simclr"))
 
 
-def test_the_trainer_starts_its_queue_once() -> None:
-    trainer = SSLTrainer(small_cnn.build(), small_cnn.WIDTHS[-1], SSLRecipe(**TINY, queue_length=32), torch.device("cpu"))
-    trainer.start_queue()
-    queue = trainer.queue
+def test_the_step_starts_its_queue_once_from_its_epoch() -> None:
+    generator = torch.Generator().manual_seed(0)
+    recipe = SSLRecipe(**{**TINY, "queue_length": 32, "queue_start_epoch": 2})
+    step = SSLStep(small_cnn.build(), small_cnn.WIDTHS[-1], recipe, torch.device("cpu"), generator)
+    step.before_epoch(1)
+    assert step.queue is None
+    step.before_epoch(2)
+    queue = step.queue
     assert queue is not None and queue.projections.shape == (2, 32, 8)
-    trainer.start_queue()
-    assert trainer.queue is queue
-    plain = SSLTrainer(small_cnn.build(), small_cnn.WIDTHS[-1], SSLRecipe(**TINY), torch.device("cpu"))
-    plain.start_queue()
+    step.before_epoch(3)
+    assert step.queue is queue
+    plain = SSLStep(small_cnn.build(), small_cnn.WIDTHS[-1], SSLRecipe(**TINY), torch.device("cpu"), generator)
+    plain.before_epoch(5)
     assert plain.queue is None
 
 

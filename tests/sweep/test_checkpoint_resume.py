@@ -13,11 +13,12 @@ import pytest
 import torch
 from conftest import PAIR, TINY
 
-from dabench.methods import AdaptContext, TargetImages
+from dabench.methods import AdaptContext, RunLink, TargetImages
 from dabench.models import ClassifierNet, build_model
 from dabench.run.execute import execute, plan_run
 from dabench.store import results
 from dabench.store.checkpoint import Checkpointer
+from dabench.train.loop import Session
 from dabench.train.supervised import SupervisedRecipe, train_supervised
 
 
@@ -60,7 +61,7 @@ def test_train_supervised_resumes_bit_for_bit(tmp_path: Path, registry, monkeypa
         generator = torch.Generator().manual_seed(0)
         if checkpoint is not None:
             checkpoint.generator = generator
-        outcome = train_supervised(model, images, labels, recipe, generator, checkpoint=checkpoint)
+        outcome = train_supervised(model, images, labels, recipe, Session(generator, torch.device("cpu"), checkpoint=checkpoint))
         return model.state_dict(), outcome
 
     reference_state, reference = train(None)
@@ -97,18 +98,18 @@ def _adapt(registry, method_id: str, checkpoint: Path | None) -> tuple[dict, Ada
     With ``checkpoint``, the context saves each epoch there and resumes from it, as in a runner's run."""
     source, scratch = _tiny_model(registry, 0), _tiny_model(registry, 1)  # cluster_pl trains a fresh network
     generator = torch.Generator().manual_seed(0)
-    ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=generator, class_names=CLASSES, amp=False,
-                       checkpointer=Checkpointer(checkpoint, generator) if checkpoint is not None else None,
-                       _initial_model=lambda _: copy.deepcopy(scratch))
     epochs_run: list[int] = []
-    ctx._on_epoch_end = lambda model, epoch: epochs_run.append(epoch)
+    link = RunLink(on_epoch_end=lambda model, epoch: epochs_run.append(epoch),
+                   initial_model=lambda _: copy.deepcopy(scratch),
+                   checkpoint=Checkpointer(checkpoint, generator) if checkpoint is not None else None)
+    ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=generator, class_names=CLASSES, amp=False, run=link)
     method_cls = registry.method(method_id)
     adapted = method_cls(method_cls.Hparams(**SFUDA[method_id])).adapt(source, TARGET, ctx)
     return adapted.state_dict(), ctx, epochs_run
 
 
 def _pseudo_labels(ctx: AdaptContext) -> list[tuple[Any, ...]]:
-    return [(entry["stage"], entry["indices"].tolist(), entry["labels"].tolist()) for entry in ctx.pseudo_labels]
+    return [(entry["stage"], entry["indices"].tolist(), entry["labels"].tolist()) for entry in ctx.run.records.pseudo_labels]
 
 
 @pytest.mark.parametrize("method_id", list(SFUDA))
@@ -125,9 +126,9 @@ def test_sfuda_method_resumes_bit_for_bit(method_id: str, tmp_path: Path, regist
         with pytest.raises(Killed):
             _adapt(registry, method_id, path)
     state, resumed, epochs_run = _adapt(registry, method_id, path)
-    assert resumed.checkpointer.resumed_from == 1 and epochs_run == [2]
-    assert resumed.log_lines[-1] == "resumed from the checkpoint of epoch 1"
-    assert resumed.records == reference.records and _pseudo_labels(resumed) == _pseudo_labels(reference)
+    assert resumed.run.checkpoint.resumed_from == 1 and epochs_run == [2]
+    assert resumed.run.records.log_lines[-1] == "resumed from the checkpoint of epoch 1"
+    assert resumed.run.records.values == reference.run.records.values and _pseudo_labels(resumed) == _pseudo_labels(reference)
     assert state.keys() == reference_state.keys()
     assert all(torch.equal(state[key], reference_state[key]) for key in reference_state)
 

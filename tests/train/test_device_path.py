@@ -19,7 +19,7 @@ from dabench.methods import AdaptContext, Method
 from dabench.models import build_model
 from dabench.run.execute import execute, plan_run
 from dabench.train import device as device_module
-from dabench.train import self_training, supervised
+from dabench.train import loop
 from dabench.train.batches import augment, augment_views, index_batches
 from dabench.train.device import (
     compile_model,
@@ -171,37 +171,34 @@ class _Calls:
 @pytest.mark.parametrize("amp", [True, False])
 def test_train_supervised_passes_the_runs_amp(amp: bool, registry, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _Calls()
-    monkeypatch.setattr(supervised, "to_model_layout", calls.layout)
-    monkeypatch.setattr(supervised, "autocast", calls.autocast)
+    monkeypatch.setattr(loop, "to_model_layout", calls.layout)
+    monkeypatch.setattr(loop, "autocast", calls.autocast)
     images = torch.randint(0, 256, (40, 1, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     model = build_model(registry.backbone("small_cnn"), 3)
     train_supervised(model, images, torch.arange(40) % 3, SupervisedRecipe(epochs=1, batch_size=16),
-                     torch.Generator().manual_seed(0), amp=amp)
+                     loop.Session(torch.Generator().manual_seed(0), torch.device("cpu"), amp))
     assert calls.args == [("layout", "cpu", amp), ("autocast", "cpu", amp)] * 2  # 36 train images: 2 batches
 
 
 @pytest.mark.parametrize("amp", [True, False])
-@pytest.mark.parametrize("loop", ["train_epochs", "train_soft_targets"])
-def test_adaptation_loops_lay_out_batches_with_the_runs_switch(loop: str, amp: bool, registry,
+@pytest.mark.parametrize("step", ["loss", "soft_targets"])
+def test_adaptation_steps_lay_out_batches_with_the_runs_switch(step: str, amp: bool, registry,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from dabench.train import soft_targets
+    from dabench.train.soft_targets import SoftTargets, cosine_decay
 
     calls = _Calls()
-    module = self_training if loop == "train_epochs" else soft_targets
-    monkeypatch.setattr(module, "to_model_layout", calls.layout)
+    monkeypatch.setattr(loop, "to_model_layout", calls.layout)
     ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0),
                        class_names=tuple("abc"), amp=amp)
     model = build_model(registry.backbone("small_cnn"), 3)
     images = torch.randint(0, 256, (32, 3, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    if loop == "train_epochs":
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        self_training.train_epochs(model, images, ctx, optimizer, lambda net, batch: net(batch.images).logsumexp(1).mean(),
-                                   epochs=1, batch_size=16, augment_batches=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    if step == "loss":  # SHOT, NRC, AaD, Tent
+        ctx.fit(model, images, optimizer, loop.LossStep(lambda net, batch: net(batch.images).logsumexp(1).mean()),
+                loop.Schedule(1, 16, augmentation=augment))
     else:  # cluster_pl's training and the init=ssl distillation
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        soft_targets.train_soft_targets(model, images, F.one_hot(torch.arange(32) % 3, 3).float(), ctx, optimizer,
-                                        epochs=1, batch_size=16, base_lr=0.01, decay=soft_targets.cosine_decay,
-                                        mixup_alpha=0.2)
+        ctx.fit(model, images, optimizer, SoftTargets(F.one_hot(torch.arange(32) % 3, 3).float(), ctx.generator, 0.2),
+                loop.Schedule(1, 16, lr=0.01, decay=loop.by_progress(cosine_decay)))
     assert calls.args == [("layout", "cpu", amp)] * 2
 
 

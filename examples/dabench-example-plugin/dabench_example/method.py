@@ -8,8 +8,8 @@ import torch
 
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
-from dabench.train.batches import augment, index_batches, to_float
-from dabench.train.device import autocast
+from dabench.train.batches import augment
+from dabench.train.loop import Batch, Schedule, Step
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,13 @@ class ConfidentEntMinHparams:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
 
 
-class ConfidentEntMin(Method):
+class ConfidentEntMin(Method[ConfidentEntMinHparams]):
     """Entropy minimisation with a confidence threshold (in the spirit of Tent, Wang et al., ICLR 2021,
     arXiv 2006.10726, and EATA's reliable-sample filter, Niu et al., ICML 2022, arXiv 2204.02610).
 
     Each step: predictions on an augmented batch; samples whose max probability (on the same view,
-    without gradient) is at most ``threshold`` are dropped; the loss is the mean entropy of the rest.
+    without gradient) is at most ``threshold`` are dropped; the loss is the mean entropy of the rest (zero
+    when none is left: Adam's moments still move the parameters a little on such a batch).
     Trained: every BatchNorm affine parameter and the whole bottleneck (Linear + BN); the backbone's
     convolutions and the classifier stay frozen, so the source decision boundaries are kept.
     """
@@ -43,29 +44,38 @@ class ConfidentEntMin(Method):
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         hp = self.hparams
-        trained = _trainable(model)
-        optimizer = torch.optim.Adam(trained, lr=hp.lr)
-        model.train()
-        for epoch in ctx.progress(range(hp.epochs), desc="confident_entmin"):
-            kept = total = 0
-            for batch in index_batches(len(target), hp.batch_size, ctx.generator, shuffle=True, drop_last=True,
-                                       device=ctx.device):
-                images = augment(to_float(target.images[batch]), ctx.generator)
-                with autocast(ctx.device, ctx.amp):
-                    logits = model(images).float()
-                probs = logits.softmax(1)
-                confident = probs.detach().max(1).values > hp.threshold
-                kept, total = kept + int(confident.sum()), total + len(batch)
-                if not confident.any():
-                    continue  # nothing reliable in this batch: no update
-                entropy = -(probs[confident] * logits[confident].log_softmax(1)).sum(1).mean()
-                optimizer.zero_grad(set_to_none=True)
-                entropy.backward()
-                optimizer.step()
-            ctx.log(f"epoch {epoch}: {kept}/{total} samples above threshold {hp.threshold}")
-            ctx.record(f"kept_share_epoch_{epoch}", kept / max(total, 1))
-            ctx.end_epoch(model, epoch)
+        optimizer = torch.optim.Adam(_trainable(model), lr=hp.lr)
+        step = ConfidentEntropy(hp.threshold, ctx)
+        ctx.fit(model, target.images, optimizer, step, Schedule(hp.epochs, hp.batch_size, augmentation=augment),
+                stage="confident_entmin")
         return model
+
+
+class ConfidentEntropy(Step):
+    """The mean entropy of the batch's confident samples (max probability above ``threshold``, on the same
+    view, without gradient); a batch with none gives a zero loss. The kept share is counted on the device and
+    read once per epoch, so a step never waits for the GPU."""
+
+    def __init__(self, threshold: float, ctx: AdaptContext) -> None:
+        self.threshold, self.ctx = threshold, ctx
+        self.kept = torch.zeros((), dtype=torch.long, device=ctx.device)
+        self.seen = 0
+
+    def loss(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+        logits = model(batch.images).float()
+        probs = logits.softmax(1)
+        confident = (probs.detach().max(1).values > self.threshold).float()
+        self.kept += confident.sum().long()
+        self.seen += len(batch.index)
+        entropy = -(probs * logits.log_softmax(1)).sum(1)
+        return (entropy * confident).sum() / confident.sum().clamp(min=1.0)
+
+    def after_epoch(self, model: torch.nn.Module, epoch: int) -> None:
+        kept = int(self.kept)
+        self.ctx.log(f"epoch {epoch}: {kept}/{self.seen} samples above threshold {self.threshold}")
+        self.ctx.record(f"kept_share_epoch_{epoch}", kept / max(self.seen, 1))
+        self.kept.zero_()
+        self.seen = 0
 
 
 def _trainable(model: ClassifierNet) -> list[torch.nn.Parameter]:

@@ -15,8 +15,9 @@ from dabench.models import ClassifierNet
 from dabench.train.batches import augment, augment_reference
 from dabench.train.cluster_labels import CONFIDENCE_RULES, select_by_clusters
 from dabench.train.features import extract
+from dabench.train.loop import Schedule, by_progress
 from dabench.train.schedule import sgd
-from dabench.train.soft_targets import cosine_decay, train_soft_targets
+from dabench.train.soft_targets import SoftTargets, cosine_decay
 
 # the student's training augmentation; the paper's (the reference code's) is the default
 AUGMENTATIONS = {"reference": augment_reference, "light": augment, "none": None}
@@ -60,7 +61,7 @@ class ClusterPLHparams:
             raise ValueError("lr must be > 0; weight_decay, mixup_alpha and kmeans_tol >= 0")
 
 
-class ClusterPL(Method):
+class ClusterPL(Method[ClusterPLHparams]):
     """Cluster-level pseudo-labelling for source-free cross-domain FER (Conti et al., BMVC 2022,
     arXiv 2210.05246), "CluP".
 
@@ -126,13 +127,11 @@ class ClusterPL(Method):
         targets = (selection.soft_labels if hp.soft_labels
                    else F.one_hot(selection.labels, ctx.num_classes).float())
         optimizer = sgd([(network.parameters(), 1.0)], lr=hp.lr, weight_decay=hp.weight_decay)
-        with ctx.stage("train"):
-            # the kept subset and its targets are not checkpointed: a restarted run recomputes them
-            # (same seed, same draws) before resuming the epochs
-            losses = train_soft_targets(network, target.images[selection.indices], targets.to(target.images.device),
-                                        ctx, optimizer, epochs=hp.epochs, batch_size=hp.batch_size, base_lr=hp.lr,
-                                        decay=cosine_decay, mixup_alpha=hp.mixup_alpha,
-                                        augmentation=AUGMENTATIONS[hp.augment],
-                                        desc="cluster_pl")
+        # the kept subset and its targets are not checkpointed: a restarted run recomputes them (same seed,
+        # same draws) before resuming the epochs
+        schedule = Schedule(hp.epochs, hp.batch_size, lr=hp.lr, decay=by_progress(cosine_decay),
+                            augmentation=AUGMENTATIONS[hp.augment])
+        step = SoftTargets(targets.to(target.images.device), ctx.generator, hp.mixup_alpha)
+        losses = ctx.fit(network, target.images[selection.indices], optimizer, step, schedule, stage="cluster_pl")
         ctx.record("epoch_loss", losses)
         return network

@@ -8,10 +8,13 @@ import os
 import time
 from dataclasses import dataclass, field
 
+import torch
+
 import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
 from dabench.models import ClassifierNet
 from dabench.store import paths
+from dabench.train.loop import Batch, LossStep, Schedule
 
 
 class AlwaysFails(Method):
@@ -32,20 +35,29 @@ class TickerHparams:
 
 
 class Ticker(Method):
-    """A slow method that checkpoints every epoch through the AdaptContext API and resumes from it."""
+    """A slow method that trains through ``ctx.fit`` (no change to the model), so each epoch is checkpointed and a
+    restarted run resumes after the last one."""
 
     id = "ticker"
     Hparams = TickerHparams
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
-        saved = ctx.load_checkpoint()
-        start = saved[0] + 1 if saved else 0
-        if saved is None and self.hparams.wait_for:
-            _wait_for_checkpoint(self.hparams.wait_for)
-        for epoch in range(start, self.hparams.ticks):
-            time.sleep(self.hparams.tick_seconds)
-            ctx.save_checkpoint(epoch, ticks_done=epoch + 1)
-        ctx.record("first_epoch_in_this_process", start)
+        epochs_here: list[int] = []
+        hp = self.hparams
+
+        def tick(epoch: int) -> None:
+            if not epochs_here and epoch == 0 and hp.wait_for:
+                _wait_for_checkpoint(hp.wait_for)
+            epochs_here.append(epoch)
+            time.sleep(hp.tick_seconds)
+
+        def no_change(net: torch.nn.Module, batch: Batch) -> torch.Tensor:
+            return net(batch.images).sum() * 0.0
+
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        ctx.fit(model, target.images, optimizer, LossStep(no_change, before_epoch=tick),
+                Schedule(hp.ticks, len(target)), stage="ticker")
+        ctx.record("first_epoch_in_this_process", epochs_here[0] if epochs_here else hp.ticks)
         return model
 
 
@@ -57,10 +69,11 @@ class KillsWorker(Method):
     id = "kills_worker"
 
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
-        if multiprocessing.parent_process() is None or ctx.checkpointer is None:  # never the test process
+        checkpoint = ctx.run.checkpoint
+        if multiprocessing.parent_process() is None or checkpoint is None:  # never the test process
             raise RuntimeError("kills_worker only runs in a sweep's worker process")
-        if ctx.load_checkpoint() is None:
-            ctx.save_checkpoint(0)
+        if checkpoint.load() is None:
+            checkpoint.save(0)
             _wait_for_checkpoint("ticker")
         os._exit(3)
 

@@ -8,7 +8,8 @@ import re
 import shlex
 from pathlib import Path
 
-from dabench.authoring.templates import CHECKS, EXPORTS, INIT, MODULES, PYPROJECT, README, TEST, USAGE
+from dabench.authoring.templates import EXPORTS, INIT, MODULES, PYPROJECT, README, USAGE
+from dabench.authoring.test_templates import CHECKS, TEST
 from dabench.errors import DabenchError
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -245,8 +245,7 @@ def _render(p: dict[str, np.ndarray], style: Style, res: int, rng: np.random.Gen
     _paint(image, _soft(np.maximum(gap, outside + 0.02), edge), dark)
     if style.occlusion > 0:
         ou, ov = u - _col(p["occ_xy"][:, 0]), v - _col(p["occ_xy"][:, 1])
-        sx, sy = _col(p["occ_size"][:, 0]), _col(p["occ_size"][:, 1])
-        box = np.maximum(np.abs(ou) - sx, np.abs(ov) - sy)
+        box = np.maximum(np.abs(ou) - _col(p["occ_size"][:, 0]), np.abs(ov) - _col(p["occ_size"][:, 1]))
         oval = _ellipse(ou, ov, 0.0, 0.0, p["occ_size"][:, 0], p["occ_size"][:, 1])
         shape = np.where(_col(p["occ_round"]), oval, box)
         _paint(image, _col(p["occlude"]) * _soft(shape, edge), p["occ_colour"])

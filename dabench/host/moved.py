@@ -12,6 +12,7 @@ import types
 import warnings
 
 MOVED = {
+    "dabench.data.native": "dabench.data.folder",
     "dabench.artifacts": "dabench.store.artifacts",
     "dabench.atomic": "dabench.store.atomic",
     "dabench.checkpoint": "dabench.store.checkpoint",
@@ -53,9 +54,6 @@ MOVED = {
     "dabench.ssl.simclr": "dabench.train.ssl.simclr",
     "dabench.ssl.lars": "dabench.train.ssl.lars",
     "dabench.ssl.views": "dabench.train.ssl.views",
-    "dabench.train.self_training": "dabench.train.loop",
-    "dabench.train.soft_targets": "dabench.train.loop",
-    "dabench.train.supervised": "dabench.train.loop",
 }
 # two old modules became packages of the same name: their old contents are reached through the package
 PACKAGE_MODULES = {"dabench.sweep": "dabench.sweep.execute", "dabench.report": "dabench.report.leaderboard"}
@@ -90,11 +88,13 @@ class MovedFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     if not any(isinstance(finder, MovedFinder) for finder in sys.meta_path):
-        sys.meta_path.append(MovedFinder())
+        sys.meta_path.insert(0, MovedFinder())  # first: an old name must never load a second copy of a module
 
 
 def package_getattr(package: str, name: str) -> object:
     """``from dabench.sweep import run_sweep`` (the 0.1 module): found in the package's old module, with a warning."""
+    if importlib.util.find_spec(f"{package}.{name}") is not None:  # a submodule of the package itself
+        return importlib.import_module(f"{package}.{name}")
     old_module = PACKAGE_MODULES[package]
     module = importlib.import_module(old_module)
     if not hasattr(module, name):

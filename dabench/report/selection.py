@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dabench.errors import DabenchError
+from dabench.report.rows import METRIC_LABELS, newest_per_seed, row_label
 
 if TYPE_CHECKING:  # validators.py scores models (torch); reports only read their scores
     from dabench.validators import Validator
@@ -81,8 +82,6 @@ def selection_table(records: list[dict[str, Any]], validators: Mapping[str, Vali
     """Per (method, pair): each criterion's mean ± std over seeds (percent; one run per seed, the newest)
     and, for the label-free ones, the mean gap to the oracle; a last row averages the gaps over every
     (method, pair)."""
-    from dabench.report.leaderboard import METRIC_LABELS, newest_per_seed, row_label
-
     names = criteria(validators)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:

@@ -16,8 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from dabench.errors import DabenchError
-from dabench.sweep.execute import Outcome, died, execute_request
 from dabench.sweep.plan import RunRequest
+from dabench.sweep.worker import Outcome, died, execute_request
 
 PR_SET_PDEATHSIG = 1
 WORKER_START_SECONDS = 600.0  # spawning a worker imports torch: slow on a loaded machine, not this slow

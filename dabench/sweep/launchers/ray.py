@@ -9,8 +9,8 @@ from typing import Any
 
 from dabench.errors import DabenchError
 from dabench.store.paths import OWN_DATA_PREFIX
-from dabench.sweep.execute import Outcome, died, execute_request
 from dabench.sweep.plan import RunRequest
+from dabench.sweep.worker import Outcome, died, execute_request
 
 # plugin selection travels with each task and wins, so that every machine resolves a run to the same plan
 FORWARDED_ENV = ("DABENCH_LOAD_PLUGINS", "DABENCH_STRICT_PLUGINS")

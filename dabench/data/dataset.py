@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -109,6 +110,15 @@ class Dataset:
             message += f"\nThis dataset is licence-gated; request it from its owners: {self.request}"
         message += "\nSet DABENCH_DATA (or --data-root) to the folder that holds it."
         return DabenchError(message)
+
+    def require_label_files(self, folder: Path, list_dir: str, names: Iterable[str], image_dir: Path) -> None:
+        """Refuse (:meth:`missing`) a folder whose label lists ``list_dir/<name>`` are not all there, saying
+        whether its images are."""
+        absent = [name for name in names if not (folder / list_dir / name).is_file()]
+        if absent:
+            found = "images are present, " if image_dir.is_dir() else ""
+            raise self.missing(folder, f"label file(s) {', '.join(f'{list_dir}/{name}' for name in absent)} not found "
+                                       f"({found}no labels)")
 
     def option_error(self, message: str) -> DabenchError:
         """The one-line error for an option that does not fit (``raise self.option_error("...")`` in

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
+from dabench.models import ClassifierNet, head_parameters
 from dabench.train.batches import augment
 from dabench.train.loop import Schedule, by_progress
-from dabench.train.schedule import shot_decay
+from dabench.train.schedule import sgd, shot_decay
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,12 @@ class LoopHparams:
             raise ValueError(f"epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, {self.batch_size})")
         if self.lr <= 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0:
             raise ValueError("lr must be > 0; backbone_lr_mult and weight_decay must be >= 0")
+
+    def whole_network_sgd(self, model: ClassifierNet) -> torch.optim.SGD:
+        """SHOT's SGD over the backbone (lr x ``backbone_lr_mult``) and the bottleneck + classifier (x1), as NRC
+        and AaD train them."""
+        return sgd([(model.backbone.parameters(), self.backbone_lr_mult), (head_parameters(model), 1.0)],
+                   lr=self.lr, weight_decay=self.weight_decay)
 
     def schedule(self) -> Schedule:
         """The loop's schedule these settings fix: SHOT's decay of ``lr``, augmentation if asked."""

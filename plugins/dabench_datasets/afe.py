@@ -57,11 +57,7 @@ class Afe(FolderDataset):
 
     def items(self, folder: Path, options: FaceOptions) -> list[ImageItem]:
         image_dir = folder / IMAGE_DIR
-        missing = [name for name in LISTS if not (folder / LIST_DIR / name).is_file()]
-        if missing:
-            found = "images are present, " if image_dir.is_dir() else ""
-            raise self.missing(folder, f"label file(s) {', '.join(f'{LIST_DIR}/{m}' for m in missing)} not found "
-                                       f"({found}no labels)")
+        self.require_label_files(folder, LIST_DIR, LISTS, image_dir)
         items, absent = [], []
         for list_name, split in LISTS.items():
             try:

@@ -9,11 +9,10 @@ import torch
 
 import dabench
 from dabench.methods import AdaptContext, Method, TargetImages
-from dabench.models import ClassifierNet, head_parameters
+from dabench.models import ClassifierNet
 from dabench.train.knn import NON_RECIPROCAL_WEIGHT, MemoryBank, check_bank_size, nrc_neighbourhood
 from dabench.train.loop import Batch, LossStep
 from dabench.train.losses import diversity, neighbour_attraction
-from dabench.train.schedule import sgd
 from dabench.train.self_training import LoopHparams
 
 
@@ -63,9 +62,7 @@ class Nrc(Method[NrcHparams]):
     def adapt(self, model: ClassifierNet, target: TargetImages, ctx: AdaptContext) -> ClassifierNet:
         hp = self.hparams
         self.check_target(len(target))
-        optimizer = sgd([(model.backbone.parameters(), hp.backbone_lr_mult),
-                         (head_parameters(model), 1.0)],
-                        lr=hp.lr, weight_decay=hp.weight_decay)
+        optimizer = hp.whole_network_sgd(model)
         with ctx.stage("bank"):
             bank = MemoryBank.build(model, target.images)
 

@@ -13,8 +13,8 @@ from native_fixtures import grey_of, prepare, write_image
 
 from dabench.cli import main
 from dabench.data import CropSpec, Dataset, FaceOptions, FolderDataset, ImageItem, Split
-from dabench.data.images import decode_items, list_images
 from dabench.data.folder import NativeDataset
+from dabench.data.images import decode_items, list_images
 from dabench.data.splits import SplitRule
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES

@@ -135,16 +135,18 @@ def shot_epoch(model: ClassifierNet, images: torch.Tensor, batch_size: int, devi
 def cluster_pl_epoch(network: ClassifierNet, images: torch.Tensor, batch_size: int, device: torch.device,
                      amp: bool = True) -> float:
     """One epoch of cluster_pl's training phase (mixup, cosine lr) on ``images`` with fixed one-hot labels."""
+    from dabench.train.loop import Schedule, by_progress
     from dabench.train.schedule import sgd
-    from dabench.train.soft_targets import cosine_decay, train_soft_targets
+    from dabench.train.soft_targets import SoftTargets, cosine_decay
     from dabench_methods.cluster_pl.method import ClusterPLHparams
     targets = F.one_hot(torch.arange(len(images), device=device) % len(CANONICAL_CLASSES),
                         len(CANONICAL_CLASSES)).float()
     hp = ClusterPLHparams(epochs=1, batch_size=batch_size)
     optimizer = sgd([(network.parameters(), 1.0)], lr=hp.lr, weight_decay=hp.weight_decay)
-    return seconds(lambda: train_soft_targets(network, images, targets, make_context(device, amp), optimizer,
-                                              epochs=1, batch_size=batch_size, base_lr=hp.lr, decay=cosine_decay,
-                                              mixup_alpha=hp.mixup_alpha), device)[0]
+    ctx = make_context(device, amp)
+    step = SoftTargets(targets, ctx.generator, hp.mixup_alpha)
+    schedule = Schedule(1, batch_size, lr=hp.lr, decay=by_progress(cosine_decay))
+    return seconds(lambda: ctx.fit(network, images, optimizer, step, schedule, stage="cluster_pl"), device)[0]
 
 
 def count_syncs(fn: Callable[[], Any], device: torch.device) -> int | None:

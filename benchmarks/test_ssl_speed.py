@@ -1,7 +1,7 @@
 """SwAV step throughput with official SwAV's extras (queue, LARC, colour distortion plus blur) against
 the plain step.
 
-Baseline: one ``SSLTrainer`` step (views, multi-crop forward, Sinkhorn, swapped prediction, backward,
+Baseline: one ``SSLStep`` step (views, multi-crop forward, Sinkhorn, swapped prediction, backward,
 SGD) of small_cnn at 48 px on a batch of 256 device-resident uint8 faces with FER2013's recipe (its
 ``ssl_defaults``, read from the dataset plugin: today 2 large crops and 2 small ones at 24 px, 1,000
 prototypes, hidden width 512). Ours, same batch and model in the same process: the queue (3,840
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.gpu_suite import face_images, sync  # noqa: E402
 from dabench.train.ssl import SSLRecipe  # noqa: E402
-from dabench.train.ssl.pretrain import SSLTrainer  # noqa: E402
+from dabench.train.ssl.pretrain import SSLStep  # noqa: E402
 from dabench_backbones import small_cnn  # noqa: E402
 from dabench_datasets.fer2013 import Fer2013  # noqa: E402
 
@@ -59,12 +59,12 @@ def images() -> torch.Tensor:
     return face_images(BATCH, BATCH, IMAGE_SIZE, DEVICE)
 
 
-def _trainer(recipe: SSLRecipe) -> SSLTrainer:
+def _trainer(recipe: SSLRecipe) -> SSLStep:
     torch.manual_seed(0)
     backbone = small_cnn.build().to(DEVICE).to(memory_format=torch.channels_last)
-    trainer = SSLTrainer(backbone, small_cnn.WIDTHS[-1], recipe, DEVICE, amp=DEVICE.type == "cuda")
+    trainer = SSLStep(backbone, small_cnn.WIDTHS[-1], recipe, DEVICE, torch.Generator().manual_seed(2))
     trainer.modules.train()
-    trainer.start_queue()
+    trainer.before_epoch(recipe.queue_start_epoch)
     if trainer.queue is not None:  # full from the first timed step on, as after its first epochs
         generator = torch.Generator().manual_seed(1)
         while not trainer.queue.full:
@@ -77,10 +77,9 @@ def _trainer(recipe: SSLRecipe) -> SSLTrainer:
 def test_swav_step(benchmark, images, variant: str) -> None:
     recipe = SSLRecipe(**{**Fer2013.ssl_defaults, "batch_size": BATCH, **VARIANTS[variant]})
     trainer = _trainer(recipe)
-    generator = torch.Generator().manual_seed(2)
 
     def step() -> None:
-        trainer(images, generator, trainer.base_lr)
+        trainer.train_one(images, step=trainer.freeze_steps, amp=DEVICE.type == "cuda")
         sync(DEVICE)
 
     benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=1, iterations=1)

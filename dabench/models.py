@@ -75,10 +75,6 @@ def build_model(backbone: Backbone, num_classes: int, weights: Path | None = Non
     return model.to(memory_format=torch.channels_last)
 
 
-def backbone_parameters(model: ClassifierNet) -> list[nn.Parameter]:
-    return list(model.backbone.parameters())
-
-
 def head_parameters(model: ClassifierNet) -> list[nn.Parameter]:
     """The bottleneck's and classifier's parameters (the optimiser group that takes the base lr)."""
     return list(model.bottleneck.parameters()) + list(model.classifier.parameters())

@@ -136,14 +136,6 @@ def leaderboard(records: list[dict[str, Any]], pairs: list[str] | None = None, m
     return header, rows, bold
 
 
-def leaderboard_table(records: list[dict[str, Any]], pairs: list[str] | None = None, metric: str = "accuracy",
-                      selection: str = LAST, validators: Mapping[str, Validator] | None = None,
-                      ) -> tuple[list[str], list[list[str]]]:
-    """Header and rows; Avg is the mean of per-pair means and is given only when every pair has runs."""
-    header, rows, _ = leaderboard(records, pairs, metric, selection, validators)
-    return header, rows
-
-
 def only(records: list[dict[str, Any]], methods: list[str] | None = None,
          pairs: list[str] | None = None) -> list[dict[str, Any]]:
     """The runs of ``methods`` on ``pairs`` (None: all); a name no run has is one error naming those that do."""

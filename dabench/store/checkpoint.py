@@ -86,6 +86,3 @@ class Checkpointer:
             self.extra[1](payload.get("extra") or {})
         self.resumed_from = payload["epoch"]
         return payload["epoch"], payload["states"]
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)

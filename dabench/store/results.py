@@ -7,7 +7,6 @@ import json
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -146,13 +145,6 @@ def _not_intact(folder: Path, why: str) -> None:
         print(f"dabench: warning: run {folder} was edited or truncated after it finished ({why}); "
               "treating it as not done", file=sys.stderr)
     return None
-
-
-def iter_finished(root: Path | None = None) -> Iterator[dict[str, Any]]:
-    for folder in _run_folders(root or paths.runs_dir()):
-        result = read_done(folder)
-        if result is not None:
-            yield result
 
 
 def _run_folders(root: Path) -> list[Path]:

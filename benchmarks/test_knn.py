@@ -46,7 +46,7 @@ BATCH = 64
 
 
 def batches(n: int) -> list[torch.Tensor]:
-    """Training's batches: a fixed shuffle of range(n) in slices of 64 (drop_last, as train_epochs)."""
+    """Training's batches: a fixed shuffle of range(n) in slices of 64 (drop_last, as dabench.train.loop.fit)."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(1))
     return [order[start:start + BATCH] for start in range(0, n - n % BATCH, BATCH)]
 

@@ -70,10 +70,13 @@ class _Alias(importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         warn(spec.name, self.new)
-        return importlib.import_module(self.new)
+        module = importlib.import_module(self.new)
+        self.spec = module.__spec__  # importlib stamps the old name's spec on the module next; put it back after
+        return module
 
     def exec_module(self, module: types.ModuleType) -> None:
-        """The module is the new one, already executed."""
+        """The module is the new one, already executed: only its own spec is restored."""
+        module.__spec__ = self.spec
 
 
 class MovedFinder(importlib.abc.MetaPathFinder):

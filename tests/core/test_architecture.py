@@ -146,6 +146,7 @@ def test_an_old_import_path_still_imports_with_a_warning(old: str, new: str) -> 
         warnings.simplefilter("always")
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)
+    assert module.__spec__.name == new and module.__name__ == new  # the alias never renames the real module
     said = [str(w.message) for w in caught if w.category is DeprecationWarning]
     assert f"{old} moved to {new} in dabench 0.2; the old path goes away in 0.3" in said  # (and its parent's, if old)
     sys.modules.pop(old, None)

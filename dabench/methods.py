@@ -129,13 +129,14 @@ class AdaptContext:
                                  "(docs/writing-plugins.md)")
         raise AttributeError(f"'AdaptContext' object has no attribute {name!r}")
 
-    def session(self, epoch_hook: bool = True, checkpoint: bool = True) -> Session:
+    def session(self, epoch_hook: bool = True, checkpoint: bool = True, timed: bool = True) -> Session:
         """The loop session of this context: its generator, device, amp; with ``epoch_hook`` the runner hears
-        of every epoch; with ``checkpoint`` the epochs are saved to (and resumed from) the run folder."""
+        of every epoch; with ``checkpoint`` the epochs are saved to (and resumed from) the run folder; with
+        ``timed`` the loop's stages (``pseudo_labels``, ``train``) add to :meth:`stage`'s timings."""
         return Session(self.generator, self.device, self.amp,
                        checkpoint=self.run.checkpoint if checkpoint else None,
                        on_epoch_end=self.run.on_epoch_end if epoch_hook else None,
-                       timer=self.stage, log=self.log)
+                       timer=self.stage if timed else None, log=self.log)
 
     def fit(self, model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer, step: Step,
             schedule: Schedule, stage: str = "train") -> list[float]:

@@ -47,8 +47,7 @@ def distil_source(student: ClassifierNet, teacher: ClassifierNet, images: torch.
     schedule = Schedule(recipe.epochs, recipe.batch_size, lr=recipe.lr, decay=by_progress(shot_decay),
                         augmentation=augment if recipe.augment else None)
     # a preparatory stage, not the method's epochs: not reported to the runner and not checkpointed (a
-    # restarted run repeats it: same seed, same draws)
-    session = ctx.session(epoch_hook=False, checkpoint=False)
-    session.timer = None  # timed as a whole, as ``distil``
+    # restarted run repeats it: same seed, same draws); timed as a whole by the caller, as ``distil``
+    session = ctx.session(epoch_hook=False, checkpoint=False, timed=False)
     return fit(student, images, optimizer, SoftTargets(targets, ctx.generator, recipe.mixup_alpha), schedule, session,
                stage="distil")

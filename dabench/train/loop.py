@@ -32,8 +32,9 @@ def constant(step: int, total: int) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """index (B,) positions in the images :func:`fit` was given; images (B, 3, H, W) float, augmented if the
-    schedule asks, in the model's memory layout; progress = step / total steps in [0, 1); step counts from 0."""
+    """index (B,) positions in the images :func:`fit` was given (into ``images``, also when training on
+    ``indices``); images (B, 3, H, W) float, augmented if the schedule asks, in the model's memory layout;
+    progress = step / total steps in [0, 1); step counts from 0."""
 
     index: torch.Tensor
     images: torch.Tensor
@@ -125,7 +126,7 @@ class Session:
 
 
 def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer, step: Step, schedule: Schedule,
-        session: Session, stage: str = "train") -> list[float]:
+        session: Session, stage: str = "train", indices: torch.Tensor | None = None) -> list[float]:
     """Train ``model`` in place on ``images`` (N, C, H, W) uint8 on the device; returns each epoch's mean loss.
 
     With ``session.checkpoint``, the end of every epoch is saved (model, optimiser, step counter, losses, the
@@ -133,11 +134,13 @@ def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer
     where an uninterrupted call ends (CPU). Everything the step reads besides its state must be rebuilt
     identically before the call (it is: a method's setup runs again on a restart). ``stage`` names the
     progress line of each epoch (``shot epoch 3/15 loss ...``) in the run's log.txt and progress.json.
+    ``indices`` (M,) on the images' device: train on ``images[indices]`` only, without copying them (source
+    training's share of the split that is not held out).
 
     A step never waits for the GPU: random draws reach the device asynchronously, the loss is summed on the
     device, and the host reads it once per epoch.
     """
-    count = len(images)
+    count = len(images) if indices is None else len(indices)
     batch_size = min(schedule.batch_size, count)
     steps_per_epoch = count // batch_size
     total_steps = schedule.epochs * steps_per_epoch
@@ -151,6 +154,8 @@ def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer
             model.train()
             loss_sum = torch.zeros((), device=images.device)
             for index in index_batches(count, batch_size, session.generator, drop_last=True, device=images.device):
+                if indices is not None:
+                    index = indices[index]
                 batch = _batch(images, index, schedule, session, step_count / total_steps, step_count)
                 if schedule.lr is not None:
                     set_lr(optimizer, schedule.lr, schedule.decay(step_count, total_steps))

@@ -23,8 +23,9 @@ __all__ = ["SupervisedRecipe", "Supervised", "train_supervised"]
 
 
 class Supervised(Step):
-    """Label-smoothed cross-entropy on the train share, and after each epoch the accuracy on the held-out share
-    (``val_images``, ``val_labels``; none: the last epoch is kept); the best epoch's weights are kept aside."""
+    """Label-smoothed cross-entropy (``labels`` (N,): one per image fit is given), and after each epoch the
+    accuracy on the held-out share (``val_images``, ``val_labels``; none: the last epoch is kept); the best
+    epoch's weights are kept aside."""
 
     def __init__(self, labels: torch.Tensor, label_smoothing: float, val_images: torch.Tensor,
                  val_labels: torch.Tensor) -> None:
@@ -73,8 +74,8 @@ def train_supervised(model: ClassifierNet, images: torch.Tensor, labels: torch.T
     schedule = Schedule(recipe.epochs, recipe.batch_size, lr=recipe.lr,
                         decay=lambda step, _total: shot_decay(step / decay_steps),
                         augmentation=augment if recipe.augment else None)
-    step = Supervised(labels[train_index], recipe.label_smoothing, images[val_index], labels[val_index])
-    fit(model, images[train_index], optimizer, step, schedule, session, stage=stage)
+    step = Supervised(labels, recipe.label_smoothing, images[val_index], labels[val_index])
+    fit(model, images, optimizer, step, schedule, session, stage=stage, indices=train_index)
     if step.best_state is not None:
         model.load_state_dict(step.best_state)
     return {**step.best, "val_accuracy": step.best["val_accuracy"] if n_val else None}

@@ -66,6 +66,16 @@ def test_hooks_run_in_order_and_the_last_incomplete_batch_is_dropped() -> None:
     assert len(set(step.indices[0] + step.indices[1])) == 8  # one epoch never repeats an image
 
 
+def test_indices_train_on_a_subset_and_batches_name_positions_in_the_images() -> None:
+    model, images, optimizer = _setup(12)
+    step = Recorder(optimizer)
+    subset = torch.tensor([1, 4, 5, 7, 10, 11])
+    fit(model, images, optimizer, step, Schedule(epochs=2, batch_size=3), Session(torch.Generator().manual_seed(0),
+        torch.device("cpu")), indices=subset)
+    assert len(step.indices) == 4  # 6 images in batches of 3, two epochs
+    assert sorted(step.indices[0] + step.indices[1]) == subset.tolist() == sorted(step.indices[2] + step.indices[3])
+
+
 def test_the_schedule_sets_each_steps_lr_from_its_multiplier_and_decay() -> None:
     model, images, _ = _setup(8)
     optimizer = torch.optim.SGD([{"params": model.parameters(), "lr": 0.0, "lr_mult": 0.5}])
@@ -123,3 +133,14 @@ def test_ssl_pretraining_writes_a_line_per_epoch(registry, fresh_home) -> None:
     log = _log(plan.run_id)
     assert "ssl swav synth-wild epoch 1/2 loss" in log and "ssl swav synth-wild epoch 2/2 loss" in log
     assert "cluster_pl epoch 1/1 loss" in log
+
+
+def test_a_context_session_times_the_loops_stages_only_when_asked() -> None:
+    from dabench.methods import AdaptContext
+
+    ctx = AdaptContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0), class_names=("a",))
+    model, images, optimizer = _setup(8)
+    fit(model, images, optimizer, Recorder(optimizer), Schedule(1, 4), ctx.session(timed=False))
+    assert ctx.run.records.timings == {}  # the distillation: timed as a whole by its caller
+    fit(model, images, optimizer, Recorder(optimizer), Schedule(1, 4), ctx.session())
+    assert set(ctx.run.records.timings) == {"pseudo_labels", "train"}  # Recorder relabels: before_epoch is timed

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from dabench.data.identity import folder_identity
 from dabench.errors import DabenchError
 
 
@@ -127,17 +128,13 @@ class Dataset:
         return DabenchError(f"bad option for dataset '{self.id}': {message}")
 
     def cache_key(self, folder: Path | None, options: DataOptions) -> dict[str, Any]:
-        """What identifies the prepared arrays; a change to any of it prepares anew (a new split rule too)."""
+        """What identifies the prepared arrays; a change to any of it prepares anew (a new split rule, an
+        edited, added or removed file too: see :mod:`dabench.data.identity`)."""
         key: dict[str, Any] = {"id": self.id, "version": self.version, "options": dataclasses.asdict(options),
                                "split": self.split_identity(options)}
-        if folder is not None:
-            key["folder"] = str(folder.resolve())
-            key["signature"] = self.source_signature(folder)
+        if folder is not None:  # the folder's content, not where it lives: an edited folder is prepared again
+            key["files"] = folder_identity(folder)
         return key
-
-    def source_signature(self, folder: Path) -> Any:
-        """Cheap fingerprint of the files on disk (override to name the label files)."""
-        return None
 
     def build(self, folder: Path | None, options: DataOptions) -> dict[str, Split]:
         """Read (or generate) every split; labels index into ``self.classes``."""

@@ -5,10 +5,9 @@ split rule, fingerprints the folder, and gives ``dabench data check`` every file
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,8 +38,8 @@ class FaceOptions(DataOptions):
 class FolderDataset(Dataset):
     """A dataset read from a folder. A subclass sets ``id``, ``classes``, ``layout``, ``mode`` (and
     ``request``, ``fixed_crop``, ``split_rule_file`` or ``official_split`` as it needs) and implements
-    :meth:`items`; :meth:`build`, ``dabench data check``, the split hash and the folder's signature
-    come from this base."""
+    :meth:`items`; :meth:`build`, ``dabench data check`` and the split hash come from this base (the
+    folder's content identity from :class:`Dataset`)."""
 
     mode: ClassVar[str] = "RGB"  # PIL mode to decode: "L" for grayscale datasets
     # the face box of whole frames (items with uncropped=True, or None and a shorter side > 256 px), as
@@ -58,9 +57,6 @@ class FolderDataset(Dataset):
     def layout_found(self, folder: Path) -> str:
         """Which accepted layout ``folder`` has, in words (datasets with several layouts override)."""
         return self.layout
-
-    def label_files(self, folder: Path) -> list[Path]:
-        return []
 
     def rule(self) -> SplitRule | None:
         """The rule ``split_rule_file`` holds (loaded once), or None without one."""
@@ -94,20 +90,6 @@ class FolderDataset(Dataset):
         if getattr(options, "dedup", False):
             identity += ", cross-split duplicates dropped"
         return identity
-
-    def source_signature(self, folder: Path) -> Any:
-        """Size and mtime of the label files and of the folders two levels down (a directory's mtime
-        changes when files are added or removed), without listing every image."""
-        entries = [*self.label_files(folder), folder]
-        for child in _dirs(folder):
-            entries += [child, *_dirs(child)]
-        signature = []
-        for path in entries:
-            if path.exists():
-                stat = path.stat()
-                signature.append([str(path.relative_to(folder)), stat.st_size if path.is_file() else 0,
-                                  stat.st_mtime_ns])
-        return signature
 
     def crop_spec(self, options: FaceOptions, folder: Path) -> CropSpec:
         """How ``folder``'s items are cropped: ``options.crop`` with ``fixed_crop`` (override when the fixed
@@ -146,11 +128,3 @@ def dedup_mask(items: list[ImageItem], hashes: list[str]) -> np.ndarray:
 @functools.cache
 def _load_rule(path: Path) -> SplitRule:
     return SplitRule.load(path)
-
-
-def _dirs(folder: Path) -> list[Path]:
-    try:
-        with os.scandir(folder) as entries:
-            return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
-    except OSError:
-        return []

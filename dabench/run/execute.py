@@ -139,12 +139,22 @@ class _PairData:
 
 def _prepare_data(plan: RunPlan, registry: Registry) -> _PairData:
     started = time.perf_counter()
-    config, size = plan.config, plan.config["image_size"]
     source = None
     if plan.source_file is None:
-        source = prepare(registry.dataset(plan.pair.source), config["data"].get("source", {}), size)
-    target = prepare(registry.dataset(plan.pair.target), config["data"].get("target", {}), size)
+        source = _prepare_as_planned(plan, registry, "source")
+    target = _prepare_as_planned(plan, registry, "target")
     return _PairData(source, target, time.perf_counter() - started)
+
+
+def _prepare_as_planned(plan: RunPlan, registry: Registry, side: str) -> PreparedDataset:
+    """One side's prepared arrays, once its folder still holds what the run was planned (and named) on."""
+    name = getattr(plan.pair, side)
+    prepared = prepare(registry.dataset(name), plan.config["data"].get(side, {}), plan.config["image_size"])
+    planned, found = plan.config.get("data_files", {}).get(side), prepared.meta["key"].get("files")
+    if planned != found:
+        raise DabenchError(f"dataset '{name}' changed on disk since run {plan.run_id} was planned (its files were "
+                           f"{planned}, now {found}); start the command again to plan it on the files as they are")
+    return prepared
 
 
 @dataclass(frozen=True)

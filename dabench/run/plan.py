@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dabench.data.identity import folder_identity
 from dabench.errors import DabenchError
 from dabench.host.registry import Pair, Registry
 from dabench.labels import pair_classes
 from dabench.methods import Method
 from dabench.models import check_image_size
 from dabench.run.source_model import SourceSpec, inspect_source_file
+from dabench.run.start import normalization_of, resolve_start
 from dabench.settings import config as cfg
-from dabench.store import atomic
+from dabench.store import atomic, paths
 from dabench.train.distil import DistilRecipe
 from dabench.train.ssl import SSLRecipe, check_backbone
 
@@ -60,6 +62,7 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     if resolved["protocol"] not in cfg.PROTOCOLS:
         raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
     resolved["init"] = resolved["init"] or method_cls.inits[0]
+    started = resolve_start(registry, parsed_pair, resolved)  # normalization, source.init, the weights' sha256
     # a setting given its default value is no change: the same run, the same leaderboard row
     user_changes = _changed_only(user_changes, resolved, standard)
     _check_init(registry, method_cls, resolved, backbone_spec)
@@ -79,7 +82,10 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
                                           (parsed_pair.source, parsed_pair.target))
     config = {"method": method_cls.id, "pair": str(parsed_pair), "seed": seed,
               "source_model": {"sha256": source_file["sha256"]} if source_file else None,
-              "variant": cfg.describe_changes(user_changes), "splits": splits, **resolved}
+              "variant": cfg.describe_changes(user_changes), "splits": splits, **started, **resolved}
+    data_files = data_identities(registry, parsed_pair, with_source=source_file is None)
+    if any(data_files.values()):  # generated data is named by its generator's version (in splits) alone
+        config["data_files"] = data_files
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16],
                    source_file)
 
@@ -98,7 +104,8 @@ def source_spec(plan: RunPlan, data_key: str = "") -> SourceSpec:
     """The source model a run of ``plan`` trains or reuses (``dabench source train --pair`` builds the same)."""
     config = plan.config
     return SourceSpec(plan.pair.source, plan.classes, config["backbone"], config["image_size"], config["source"],
-                      plan.seed, config["data"].get("source", {}), config["backbone_weights"], data_key)
+                      plan.seed, config["data"].get("source", {}), config["backbone_weights"], data_key,
+                      config.get("backbone_weights_sha256"), normalization_of(config), config.get("source_ssl"))
 
 
 def _layered_config(registry: Registry, method_cls: type[Method], hparam_defaults: dict[str, Any], pair: Pair,
@@ -163,6 +170,17 @@ def _check_init(registry: Registry, method_cls: type[Method], resolved: dict[str
     if init == "ssl":
         check_backbone(backbone_spec, cfg.build_dataclass(SSLRecipe, resolved["ssl"], "ssl recipe"),
                        resolved["image_size"])
+
+
+def data_identities(registry: Registry, pair: Pair, with_source: bool = True) -> dict[str, str | None]:
+    """What each side's dataset folder holds (:func:`dabench.data.identity.folder_identity`; None for a
+    generated dataset, and for the source when a --source-model file stands in for its data): the same
+    command on another copy of a dataset with other files is another run, never the old one reused."""
+    identities: dict[str, str | None] = {}
+    for side in ("source", "target"):
+        folder = paths.dataset_folder(registry.dataset(getattr(pair, side))) if with_source or side == "target" else None
+        identities[side] = folder_identity(folder) if folder is not None else None
+    return identities
 
 
 def _split_identities(registry: Registry, pair: Pair, resolved: dict[str, Any]) -> dict[str, Any]:

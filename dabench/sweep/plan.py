@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from dabench.data.identity import remembered_identities
 from dabench.errors import DabenchError
 from dabench.host.registry import Registry
 from dabench.run.plan import RunPlan, plan_run
@@ -74,13 +75,15 @@ def plan_sweep(registry: Registry, methods: list[str], pairs: list[str], seeds: 
                                        for m in methods))
     points = _search_points(registry, methods, grid, trials)
     planned = []
-    for name in methods:
-        for point in points[name]:
-            chosen = per_method[name] + point
-            for pair in pairs:
-                for seed in seeds:
-                    plan = plan_run(registry, name, pair, seed, backbone, (), chosen)
-                    planned.append((plan, RunRequest(plan.method.id, str(plan.pair), seed, backbone, chosen, plan.run_id)))
+    with remembered_identities():  # each dataset folder listed once, not once per run
+        for name in methods:
+            for point in points[name]:
+                chosen = per_method[name] + point
+                for pair in pairs:
+                    for seed in seeds:
+                        plan = plan_run(registry, name, pair, seed, backbone, (), chosen)
+                        planned.append((plan, RunRequest(plan.method.id, str(plan.pair), seed, backbone, chosen,
+                                                         plan.run_id)))
     return planned
 
 

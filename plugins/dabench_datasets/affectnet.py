@@ -59,9 +59,6 @@ class AffectNet(FolderDataset):
     official_split = "training.csv -> train, validation.csv -> test"
     version = "1"
 
-    def label_files(self, folder: Path) -> list[Path]:
-        return [folder / LIST_DIR / name for name in LISTS]
-
     def items(self, folder: Path, options: FaceOptions) -> list[ImageItem]:
         image_dir = folder / IMAGE_DIR
         self.require_label_files(folder, LIST_DIR, LISTS, image_dir)

@@ -54,9 +54,6 @@ class Expw(FolderDataset):
     ssl_defaults = {"epochs": 30, "batch_size": 256, "prototypes": 150, "hidden_dim": 512, "warmup_epochs": 3,
                     "small_crops": 2, "small_crop_fraction": 0.5}
 
-    def label_files(self, folder: Path) -> list[Path]:
-        return [folder / LABEL_FILE]
-
     def items(self, folder: Path, options: FaceOptions) -> list[ImageItem]:
         label_path, image_dir = folder / LABEL_FILE, folder / IMAGE_DIR
         if not label_path.is_file():

@@ -48,9 +48,6 @@ class Fer2013(FolderDataset):
                     "small_crops": 2, "small_crop_fraction": 0.5}
     version = "1"
 
-    def label_files(self, folder: Path) -> list[Path]:
-        return [folder / CSV_NAME]
-
     def layout_found(self, folder: Path) -> str:
         if (folder / "train").is_dir():
             present = [name for name in ("train", "val", "test") if (folder / name).is_dir()]

@@ -141,9 +141,6 @@ class FerPlus(FolderDataset):
     version = "1"
     Options = FerPlusOptions
 
-    def label_files(self, folder: Path) -> list[Path]:
-        return [folder / name / LABEL_FILE for name in SPLIT_DIRS]
-
     def items(self, folder: Path, options: FerPlusOptions) -> list[ImageItem]:
         absent_dirs = [name for name in SPLIT_DIRS if not (folder / name).is_dir()]
         if absent_dirs:

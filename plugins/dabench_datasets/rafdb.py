@@ -57,9 +57,6 @@ class RafDb(FolderDataset):
     official_split = "train_ and test_ file-name prefixes of EmoLabel/list_patition_label.txt"
     version = "1"
 
-    def label_files(self, folder: Path) -> list[Path]:
-        return [folder / LABEL_FILE]
-
     def layout_found(self, folder: Path) -> str:
         kind = "aligned" if (folder / "Image" / "aligned").is_dir() else "original"
         return f"{LABEL_FILE} with Image/{kind}/"

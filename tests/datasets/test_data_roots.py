@@ -13,6 +13,7 @@ from native_fixtures import write_image
 
 from dabench.cli import main
 from dabench.data.pairs import prepare
+from dabench.data.identity import folder_identity
 from dabench.errors import DabenchError
 from dabench.store import paths
 
@@ -48,13 +49,15 @@ def test_env_var_names_the_dataset_own_folder(tmp_path: Path, clean_env: Path, r
     assert paths.dataset_folder(registry.dataset("synth-lab")) is None  # generated: no folder, whatever is set
     assert paths.dataset_env_var("synth-lab") == "DABENCH_DATA_SYNTH_LAB"
 
-    # the resolved folder is in the prepared data's cache key: two copies, two caches
+    # the folder's content, not its place, is in the prepared data's cache key: two copies of the same
+    # files share one cache; a copy with another image is another cache
     from_own = prepare(dataset, {}, 16)
     monkeypatch.delenv("DABENCH_DATA_FER2013")
     from_shared = prepare(dataset, {}, 16)
-    assert from_own.meta["key"]["folder"] == str(own.resolve())
-    assert from_shared.meta["key"]["folder"] == str(shared.resolve())
-    assert from_own.key != from_shared.key
+    assert from_own.key == from_shared.key and from_own.meta["key"]["files"].startswith("sha256:")
+    write_image(shared / "train" / "sad" / "Training_2.jpg", 48, 48, 81)
+    edited = prepare(dataset, {}, 16)
+    assert edited.key != from_own.key
 
 
 def test_env_var_naming_a_missing_folder_says_which_variable(tmp_path: Path, clean_env: Path, registry,
@@ -113,7 +116,7 @@ def test_data_prepare_with_data_root_id_equals_path(tmp_path: Path, clean_env: P
     out = capsys.readouterr().out
     assert out.startswith("fer2013: prepared at 16 px (test 1, train 2, val 0) in ")
     meta = json.loads((Path(out.strip().rsplit(" in ", 1)[1]) / "meta.json").read_text())
-    assert meta["key"]["folder"] == str(own.resolve())
+    assert meta["key"]["files"] == folder_identity(own)
 
 
 def _bad_values(tmp_path: Path) -> list[tuple[list[str], str]]:

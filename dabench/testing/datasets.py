@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,20 +77,52 @@ def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str
 
 
 def write_image_folder(root: Path, per_class: int = 4, splits: tuple[str, ...] = ("train", "test"),
-                       classes: tuple[str, ...] = CANONICAL_CLASSES, size: int = 32, seed: int = 0) -> Path:
-    """Generated faces as ``root/<split>/<class>/<n>.png`` (the simple folder layout), for dataset tests."""
+                       classes: Mapping[str, str] | Sequence[str] = CANONICAL_CLASSES, size: int = 32,
+                       seed: int = 0) -> Path:
+    """Generated faces as ``root/<split>/<folder>/<n>.png`` (the simple folder layout), for dataset tests.
+    ``classes`` maps each folder name to the canonical class drawn in it (``{"angry": "anger", "happy":
+    "happiness"}``, as FER2013 names its folders), or lists canonical names used as folder names."""
     from PIL import Image
 
+    folders = class_folders(classes)
+    copies = max(Counter(folders.values()).values())  # two folders of one class get different faces
     for offset, split in enumerate(splits):
-        # 'lab' faces are exactly class-balanced, so every class gets ``per_class`` images
-        images, labels = generate_faces(per_class * len(CANONICAL_CLASSES), "lab", size, seed * 1000 + offset)
-        for class_name in classes:
-            folder = root / split / class_name
+        # 'lab' faces are exactly class-balanced, so every class gets ``per_class * copies`` images
+        images, labels = generate_faces(per_class * copies * len(CANONICAL_CLASSES), "lab", size, seed * 1000 + offset)
+        taken: Counter[str] = Counter()
+        for folder_name, class_name in folders.items():
+            folder = root / split / folder_name
             folder.mkdir(parents=True, exist_ok=True)
-            picked = np.flatnonzero(labels == CANONICAL_CLASSES.index(class_name))[:per_class]
+            first = taken[class_name] * per_class
+            taken[class_name] += 1
+            picked = np.flatnonzero(labels == CANONICAL_CLASSES.index(class_name))[first:first + per_class]
             for number, index in enumerate(picked):
                 Image.fromarray(images[index, :, :, 0]).save(folder / f"{number:04d}.png")
     return root
+
+
+def class_folders(classes: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+    """``write_image_folder``'s ``classes`` as {folder name: canonical class}, each checked: one
+    DabenchError naming what is wrong, the valid classes and the mapping form."""
+    if isinstance(classes, str) or not isinstance(classes, (Mapping, Sequence)):
+        raise DabenchError(f"write_image_folder: classes must be a mapping of folder names to canonical classes "
+                           f"or a sequence of canonical classes, got {classes!r}")
+    folders = dict(classes) if isinstance(classes, Mapping) else {name: name for name in classes}
+    if not folders:
+        raise DabenchError("write_image_folder: classes is empty; give at least one folder")
+    for folder_name, class_name in folders.items():
+        if class_name not in CANONICAL_CLASSES:
+            given = f"folder {folder_name!r} -> {class_name!r}" if isinstance(classes, Mapping) else repr(class_name)
+            raise DabenchError(
+                f"write_image_folder: {given} is not a canonical class; the generated faces are drawn in "
+                f"{', '.join(CANONICAL_CLASSES)} (extras such as contempt cannot be drawn). For a dataset whose "
+                f"folders have their own names, map each folder to its class: classes={{'angry': 'anger', "
+                f"'happy': 'happiness', ...}}")
+        if not isinstance(folder_name, str) or folder_name in ("", ".", "..") or "/" in folder_name \
+                or "\\" in folder_name:
+            raise DabenchError(f"write_image_folder: folder name {folder_name!r} (for {class_name}) is not one "
+                               f"folder's name; give a name without slashes")
+    return folders
 
 
 # ------------------------------------------------------------------------------------------- validators

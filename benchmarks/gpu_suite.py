@@ -324,7 +324,7 @@ class ForwardBackwardMeter:
         self._patch(ClassifierNet, "embed", self._timed(ClassifierNet.embed))
         self._patch(torch.Tensor, "backward", self._timed(torch.Tensor.backward))
         self._patch(AdaptContext, "stage", self._staged(lambda ctx, name: f"method.{name}", AdaptContext.stage))
-        source_model = runner.get_source_model
+        source_model = runner.fetch_source_model
 
         def labelled_source_model(*args, **kwargs):
             previous, self.stage = self.stage, "source_model"
@@ -332,7 +332,7 @@ class ForwardBackwardMeter:
                 return source_model(*args, **kwargs)
             finally:
                 self.stage = previous
-        self._patch(runner, "get_source_model", labelled_source_model)
+        self._patch(runner, "fetch_source_model", labelled_source_model)
         return self
 
     def __exit__(self, *exc: object) -> None:

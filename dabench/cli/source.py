@@ -39,7 +39,7 @@ def source_train(dataset: str | None, pair: str | None, backbone: str | None, se
                  config_files: tuple[Path, ...], sets: tuple[str, ...], device: str) -> None:
     """Train (or find in the cache) a source model: of a dataset on its canonical classes (--dataset), or
     the one a run of a pair uses, on the classes both sides share (--pair; fer2013:ckplus has 6)."""
-    from dabench.run.source_model import artifact_folder, get_source_model, with_data_key
+    from dabench.run.source_model import artifact_folder, fetch_source_model, with_data_key
     from dabench.train.device import resolve_device
 
     paths.check_home()
@@ -55,9 +55,11 @@ def source_train(dataset: str | None, pair: str | None, backbone: str | None, se
                                "resolves them); with --dataset use --backbone, --seed and --image-size")
         spec = _dataset_source_spec(registry, dataset, seed, backbone, image_size)
     spec = with_data_key(spec, registry)
-    _, meta = get_source_model(spec, registry, resolve_device(device))
+    fetched = fetch_source_model(spec, registry, resolve_device(device))
+    meta = fetched.value[1]
     classes = f"{len(spec.classes)} classes" + (f" of {pair}" if pair else "")
-    click.echo(f"source model {spec.dataset}/{spec.backbone}/{spec.image_size}px seed {seed} ({classes}): source "
+    how = "trained now" if fetched.built else "reused from the cache"
+    click.echo(f"source model {spec.dataset}/{spec.backbone}/{spec.image_size}px seed {seed} ({classes}, {how}): source "
                f"val accuracy {100 * meta['source_val_accuracy']:.2f}%, source test accuracy "
                f"{100 * (meta['source_test_accuracy'] or 0):.2f}%; checkpoint {artifact_folder(spec) / 'model.pt'}")
 

@@ -26,7 +26,7 @@ from dabench.run.networks import distilled_start, initial_model, ssl_target_key
 from dabench.run.plan import RunPlan, plan_run, source_spec
 from dabench.run.record import Timings, result_record
 from dabench.run.record import git_revision as _git_revision  # noqa: F401 -- benchmarks/gpu_suite.py imports it from here
-from dabench.run.source_model import artifact_folder, get_source_model, load_source_file
+from dabench.run.source_model import fetch_source_model, load_source_file
 from dabench.store import atomic, progress, results
 from dabench.store import run_lock as running
 from dabench.store.checkpoint import FILENAME as CHECKPOINT
@@ -225,10 +225,9 @@ def _source_model(plan: RunPlan, registry: Registry, device: torch.device,
     if plan.source_file is not None:
         model, meta = load_source_file(plan.source_file, registry, device), plan.source_file
         return _SourceModel(model, meta, meta.get("split_hash"))
-    spec = source_spec(plan, source_prepared.key)
-    cached = (artifact_folder(spec) / "meta.json").exists()
-    model, meta = get_source_model(spec, registry, device, amp=config["amp"])
-    how = "reused from the cache" if cached else f"trained now in {meta.get('train_seconds')} s"
+    fetched = fetch_source_model(source_spec(plan, source_prepared.key), registry, device, amp=config["amp"])
+    model, meta = fetched.value
+    how = f"trained now in {meta.get('train_seconds')} s" if fetched.built else "reused from the cache"
     held_out = meta.get("source_val_accuracy")
     progress.log_line(f"source model {meta.get('sha256', '')[:12]} ({plan.pair.source}, {config['backbone']}, "
                       f"{config['image_size']} px, seed {plan.seed}): {how}"

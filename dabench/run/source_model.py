@@ -19,8 +19,9 @@ from dabench.errors import DabenchError
 from dabench.host.registry import Registry
 from dabench.models import ClassifierNet, build_model
 from dabench.settings.config import build_dataclass
+from dabench.settings.recipes import recorded_source_recipe
 from dabench.store import atomic, paths
-from dabench.store.artifacts import META, cached_artifact, checked_meta, checkpoint_beside
+from dabench.store.artifacts import META, Fetched, checked_meta, checkpoint_beside, fetch_artifact
 from dabench.store.checkpoint import Checkpointer
 from dabench.train.batches import images_to_device
 from dabench.train.device import seed_everything
@@ -45,9 +46,23 @@ class SourceSpec:
     data_options: dict[str, Any]
     backbone_weights: str | None = None
     data_key: str = ""  # the prepared source arrays' cache name (see with_data_key)
+    backbone_weights_sha256: str | None = None
+    normalization: str = "dabench"
+    ssl: dict[str, Any] | None = None  # source.init=ssl: the SwAV recipe run on the source train images first
 
     def key(self) -> dict[str, Any]:
-        return {"format": FORMAT, **self.__dict__, "classes": list(self.classes)}
+        key = {"format": FORMAT, **self.__dict__, "classes": list(self.classes),
+               "recipe": recorded_source_recipe(self.recipe)}
+        # fields added later, left out at their neutral values so existing source models keep their names
+        for name, neutral in (("backbone_weights_sha256", None), ("normalization", "dabench"), ("ssl", None)):
+            if key[name] == neutral:
+                del key[name]
+        return key
+
+    @property
+    def init(self) -> str:
+        """scratch, ssl or weights (source.init; unset: weights when there is a file, else scratch)."""
+        return self.recipe.get("init") or ("weights" if self.backbone_weights else "scratch")
 
 
 def with_data_key(spec: SourceSpec, registry: Registry) -> SourceSpec:
@@ -70,25 +85,36 @@ def checkpoint_path(spec: SourceSpec) -> Path:
 
 def get_source_model(spec: SourceSpec, registry: Registry, device: torch.device,
                      amp: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
+    """The cached source model for ``spec`` and its meta, trained first if absent or corrupt."""
+    return fetch_source_model(spec, registry, device, amp).value
+
+
+def fetch_source_model(spec: SourceSpec, registry: Registry, device: torch.device,
+                       amp: bool = True) -> Fetched[tuple[ClassifierNet, dict[str, Any]]]:
     """The cached source model for ``spec``, trained first if absent or corrupt (one process trains,
-    the others wait on the lock and reuse it). ``amp``: the run's bf16/channels_last switch, used when
-    training on CUDA; like the device, it is not part of the cache key."""
+    the others wait on the lock and reuse it), and whether this call trained it. ``amp``: the run's
+    bf16/channels_last switch, used when training on CUDA; like the device, it is not part of the cache key."""
     spec = with_data_key(spec, registry)
-    return cached_artifact(artifact_folder(spec), "source model",
-                           load=lambda folder: _load_verified(folder, registry, device),
-                           build=lambda tmp: _train_into(spec, registry, device, tmp, amp),
-                           remedy="retraining it", checkpoint=checkpoint_path(spec))
+    return fetch_artifact(artifact_folder(spec), "source model",
+                          load=lambda folder: _load_verified(folder, registry, device),
+                          build=lambda tmp: _train_into(spec, registry, device, tmp, amp),
+                          remedy="retraining it", checkpoint=checkpoint_path(spec))
 
 
 def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, tmp: Path, amp: bool = True) -> None:
     dataset = registry.dataset(spec.dataset)
     prepared = prepare(dataset, spec.data_options, spec.image_size)
     train = split_in_classes(prepared, "train", spec.classes)
-    generator = seed_everything(spec.seed)
-    weights = Path(spec.backbone_weights) if spec.backbone_weights else None
-    model = build_model(registry.backbone(spec.backbone), len(spec.classes), weights).to(device)
-    recipe = build_dataclass(SupervisedRecipe, spec.recipe, "source recipe")
     started = time.perf_counter()
+    ssl_meta = None
+    generator = seed_everything(spec.seed)
+    if spec.init == "ssl":  # the SSL artifact runs in a forked RNG: the head is drawn the same, cached or not
+        model, ssl_meta = _ssl_start(spec, registry, prepared, train.images, device, amp)
+    else:
+        weights = Path(spec.backbone_weights) if spec.init == "weights" and spec.backbone_weights else None
+        model = build_model(registry.backbone(spec.backbone), len(spec.classes), weights,
+                            spec.normalization).to(device)
+    recipe = build_dataclass(SupervisedRecipe, spec.recipe, "source recipe")
     # beside the artifact and under its lock: a killed source training resumes after its last epoch
     checkpoint = Checkpointer(checkpoint_path(spec), generator, owner=atomic.sha256_json(spec.key()))
     session = Session(generator, device, amp, checkpoint=checkpoint)
@@ -103,10 +129,28 @@ def _train_into(spec: SourceSpec, registry: Registry, device: torch.device, tmp:
     meta = {"format": FORMAT, "spec": spec.key(), "source_val_accuracy": outcome["val_accuracy"],
             "source_test_accuracy": test_accuracy, "best_epoch": outcome["best_epoch"],
             "val_history": outcome["history"], "train_seconds": round(seconds, 3),
-            "dataset_cache": prepared.key, "split_hash": prepared.meta.get("split_hash")}
+            "dataset_cache": prepared.key, "split_hash": prepared.meta.get("split_hash"), "init": spec.init}
+    if ssl_meta is not None:
+        meta["ssl"] = {"path": ssl_meta.get("path"), "sha256": ssl_meta.get("sha256"),
+                       "train_seconds": ssl_meta.get("train_seconds"), "images": ssl_meta.get("images")}
     save_checkpoint(model, meta, tmp / CHECKPOINT)
     meta["sha256"] = atomic.sha256_file(tmp / CHECKPOINT)
     atomic.write_json(tmp / META, meta)
+
+
+def _ssl_start(spec: SourceSpec, registry: Registry, prepared: Any, images: np.ndarray, device: torch.device,
+               amp: bool) -> tuple[ClassifierNet, dict[str, Any]]:
+    """source.init=ssl: a network whose backbone is SwAV-pretrained on the source train images (the cached
+    SSL artifact a run targeting this dataset with the same recipe uses), bottleneck and classifier fresh."""
+    from dabench.train.ssl import SSLRecipe, ssl_seed
+    from dabench.train.ssl.artifact import SSLSpec, ssl_model, ssl_target_key
+
+    recipe = build_dataclass(SSLRecipe, spec.ssl or {}, "source SSL recipe")
+    ssl_spec = SSLSpec(spec.dataset, ssl_target_key(prepared, "train", spec.classes), spec.backbone,
+                       spec.image_size, recipe, ssl_seed(recipe, spec.seed), spec.backbone_weights,
+                       spec.backbone_weights_sha256, spec.normalization)
+    model, meta = ssl_model(ssl_spec, registry, len(spec.classes), images_to_device(images, device), amp)
+    return model.to(memory_format=torch.channels_last), meta
 
 
 def save_checkpoint(model: ClassifierNet, meta: dict[str, Any], path: Path) -> None:

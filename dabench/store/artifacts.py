@@ -8,7 +8,8 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from filelock import FileLock
 
@@ -20,9 +21,23 @@ CORRUPT = (OSError, ValueError, KeyError, RuntimeError)  # what loading a damage
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """An artifact and how it was got: what a log line saying "reused" or "built" must come from."""
+
+    value: T
+    built: bool  # True: built by this call (it was absent or corrupt); False: loaded as it was
+
+
 def cached_artifact(target: Path, kind: str, load: Callable[[Path], T], build: Callable[[Path], None], *,
                     remedy: str = "rebuilding it", checkpoint: Path | None = None) -> T:
-    """The artifact in the folder ``target``, built first if it is absent or corrupt.
+    """The artifact in the folder ``target``, built first if it is absent or corrupt (see :func:`fetch_artifact`)."""
+    return fetch_artifact(target, kind, load, build, remedy=remedy, checkpoint=checkpoint).value
+
+
+def fetch_artifact(target: Path, kind: str, load: Callable[[Path], T], build: Callable[[Path], None], *,
+                   remedy: str = "rebuilding it", checkpoint: Path | None = None) -> Fetched[T]:
+    """The artifact in the folder ``target``, built first if it is absent or corrupt, and whether it was built.
 
     ``load(folder)`` checks a folder's checksums and returns what it holds (never None), raising one of
     ``CORRUPT`` when it is damaged. ``build(tmp)`` fills a fresh temp folder beside ``target``; what it
@@ -37,12 +52,12 @@ def cached_artifact(target: Path, kind: str, load: Callable[[Path], T], build: C
     """
     artifact = peek(target, load)
     if artifact is not None:
-        return artifact
+        return Fetched(artifact, built=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         artifact, problem = _load(target, load)  # another process may have built it meanwhile
         if artifact is not None:
-            return artifact
+            return Fetched(artifact, built=False)
         if problem is not None:
             print(f"dabench: warning: {kind} {target} is corrupt ({problem}); {remedy}", file=sys.stderr)
         _build_and_publish(target, build)
@@ -52,7 +67,7 @@ def cached_artifact(target: Path, kind: str, load: Callable[[Path], T], build: C
     if artifact is None:
         raise DabenchError(f"{kind} {target} failed its checksum right after it was written "
                            f"({problem or f'no {META}'}); check the disk holding DABENCH_HOME")
-    return artifact
+    return Fetched(artifact, built=True)
 
 
 def peek(target: Path, load: Callable[[Path], T]) -> T | None:

@@ -264,7 +264,7 @@ def test_source_train_pair_trains_the_model_a_run_reuses(fresh_home: Path) -> No
     runner = CliRunner()
     trained = runner.invoke(cli, ["source", "train", "--pair", "synth-lab:synth-four", "--device", "cpu", *SOURCE_SMALL])
     assert trained.exit_code == 0, trained.output
-    assert "source model synth-lab/small_cnn/32px seed 0 (4 classes of synth-lab:synth-four)" in trained.output
+    assert "source model synth-lab/small_cnn/32px seed 0 (4 classes of synth-lab:synth-four, trained now)" in trained.output
     models = [p for p in (fresh_home / "cache" / "source_models").iterdir() if p.is_dir()]
     assert len(models) == 1
     meta = json.loads((models[0] / "meta.json").read_text())

@@ -45,7 +45,7 @@ def test_generation_shows_a_bar_and_the_same_faces(monkeypatch: pytest.MonkeyPat
 
 def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monkeypatch: pytest.MonkeyPatch) -> None:
     from dabench.run.execute import execute, plan_run
-    from dabench.store import results
+    from dabench.store import paths, results
 
     stderr = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
@@ -73,6 +73,25 @@ def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monke
     again = execute(plan_run(registry, "adabn", "synth-lab:synth-wild", sets=sets[:-1]), registry, device_name="cpu")
     reused = (results.run_dir(again["run_id"]) / "log.txt").read_text()
     assert "(synth-lab, small_cnn, 32 px, seed 0): reused from the cache" in reused
+    # whatever damaged the cached model, the log says what was done about it: trained again, not "reused"
+    (artifact,) = [path for path in (paths.cache_dir("source_models")).iterdir() if (path / "meta.json").exists()]
+    damages = {"truncated model.pt": lambda: (artifact / "model.pt").write_bytes((artifact / "model.pt").read_bytes()[:100]),
+               "a flipped byte": lambda: _flip_last_byte(artifact / "model.pt"),
+               "meta.json not JSON": lambda: (artifact / "meta.json").write_text("{"),
+               "meta.json of another file": lambda: (artifact / "meta.json").write_text('{"sha256": "0"}')}
+    for what, damage in damages.items():
+        damage()
+        rerun = execute(plan_run(registry, "tent", "synth-lab:synth-wild", sets=sets[:-1]), registry, device_name="cpu",
+                        force=True)
+        line = next(line for line in (results.run_dir(rerun["run_id"]) / "log.txt").read_text().splitlines()
+                    if line.startswith("source model "))
+        assert "(synth-lab, small_cnn, 32 px, seed 0): trained now in " in line, what
+
+
+def _flip_last_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 def test_status_shows_a_running_runs_stage_epoch_and_loss(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

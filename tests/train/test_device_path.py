@@ -231,8 +231,8 @@ def test_runner_compiles_the_adapted_model_only_when_asked(registry, monkeypatch
     sources: list = []
     monkeypatch.setattr(runner, "require_compile", lambda device: None)
     monkeypatch.setattr(runner, "compile_model", lambda model, device: compiled.append(model) or model)
-    original = runner.get_source_model
-    monkeypatch.setattr(runner, "get_source_model",
+    original = runner.fetch_source_model
+    monkeypatch.setattr(runner, "fetch_source_model",
                         lambda *args, **kwargs: sources.append(kwargs) or original(*args, **kwargs))
     registry.add("methods", _Probe, "test")
     _Probe.seen.clear()

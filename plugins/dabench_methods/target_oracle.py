@@ -24,7 +24,7 @@ class TargetOracleHparams:
 
 
 class TargetOracle(Method[TargetOracleHparams]):
-    """Supervised on the target's labelled train split with the source recipe (DESIGN.md section 7);
+    """Supervised on the target's labelled train split with the source recipe (docs/methods.md, "Source training");
     the epoch is chosen on a held-out 10% of target *train*, never on target test. Flagged
     ``source_free = False``: reports show it as an upper bound, not an adaptation method."""
 

@@ -4,7 +4,7 @@ seed (module fixture), held to the bounds that hold on every CPU we measured.
 Training a small CNN from scratch is chaotic: the same code, seed and data give other numbers under
 other floating-point kernels (on one machine, AVX-512 vs AVX2 kernels move SHOT's seed-0 accuracy from
 59.8% to 72.5%). In the three full tables measured (two machines, and one of them again with AVX2
-kernels; README "Results on the generated pair"; SHOT-IM in the two it was run in), these held every
+kernels; docs/results.md, "The generated pair"; SHOT-IM in the two it was run in), these held every
 time, with margins of several points:
 
 - a real domain shift: source_only's mean at least 15 points below target_oracle's, every seed 10
@@ -19,7 +19,7 @@ here (SHOT-IM, the same method without the pseudo-label term, is, above). SHOT's
 land far above chance (a broken loss or wrong pseudo-labels collapse to ~20%). cluster_pl is left out:
 with nothing robust to assert on this pair, its 5 minutes of training would buy one weak floor; its
 whole pipeline runs in tests/methods/test_smoke.py and tests/methods/test_cluster_pl.py, and its numbers
-are in the README.
+are in docs/results.md.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from dabench.errors import DabenchError
+from dabench.settings.config import NORMALIZATIONS
 
 BOTTLENECK_DIM = 256
-INPUT_MEAN = (0.5, 0.5, 0.5)
-INPUT_STD = (0.25, 0.25, 0.25)
+INPUT_MEAN, INPUT_STD = NORMALIZATIONS["dabench"]  # the default; run setting ``normalization``
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,16 @@ def check_image_size(backbone: Backbone, size: int) -> None:
 
 
 class ClassifierNet(nn.Module):
-    """Images in [0, 1], shape (B, 3, H, W) -> logits (B, num_classes); ``embed`` gives the bottleneck."""
+    """Images in [0, 1], shape (B, 3, H, W) -> logits (B, num_classes); ``embed`` gives the bottleneck.
+    The input normalisation (``normalization``, a key of NORMALIZATIONS) is held in buffers, so a saved
+    model carries its own."""
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int) -> None:
+    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int,
+                 normalization: str = "dabench") -> None:
         super().__init__()
-        self.register_buffer("input_mean", torch.tensor(INPUT_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("input_std", torch.tensor(INPUT_STD).view(1, 3, 1, 1))
+        mean, std = NORMALIZATIONS[normalization]
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("input_std", torch.tensor(std).view(1, 3, 1, 1))
         self.backbone = backbone
         self.bottleneck = nn.Sequential(nn.Linear(feature_dim, BOTTLENECK_DIM), nn.BatchNorm1d(BOTTLENECK_DIM))
         self.classifier = weight_norm(nn.Linear(BOTTLENECK_DIM, num_classes))
@@ -69,9 +73,10 @@ class ClassifierNet(nn.Module):
         return self.classifier(self.embed(images))
 
 
-def build_model(backbone: Backbone, num_classes: int, weights: Path | None = None) -> ClassifierNet:
+def build_model(backbone: Backbone, num_classes: int, weights: Path | None = None,
+                normalization: str = "dabench") -> ClassifierNet:
     """A fresh network in channels_last memory format (the batches arrive channels_last too)."""
-    model = ClassifierNet(backbone.build(weights), backbone.feature_dim, num_classes)
+    model = ClassifierNet(backbone.build(weights), backbone.feature_dim, num_classes, normalization)
     return model.to(memory_format=torch.channels_last)
 
 

@@ -9,23 +9,19 @@ from typing import Any
 
 import torch
 
-from dabench.data.dataset import PreparedDataset
 from dabench.errors import DabenchError
 from dabench.host.registry import Registry
 from dabench.methods import AdaptContext, TargetImages
 from dabench.models import ClassifierNet, build_model
 from dabench.run.plan import RunPlan
+from dabench.run.start import normalization_of
 from dabench.settings import config as cfg
 from dabench.train.distil import DistilRecipe, distil_source
 from dabench.train.features import predict
 from dabench.train.ssl import SSLRecipe, ssl_seed
-from dabench.train.ssl.artifact import SSLSpec, ssl_model
+from dabench.train.ssl.artifact import SSLSpec, ssl_model, ssl_target_key
 
-
-def ssl_target_key(target: PreparedDataset, split: str, classes: tuple[str, ...]) -> dict[str, Any]:
-    """What names the target images an SSL backbone is pretrained on (part of the SSL artifact's spec)."""
-    return {"prepared": target.key, "split": split, "classes": list(classes),
-            "images_sha256": target.meta.get("files", {}).get(f"{split}_images.npy")}
+__all__ = ["distilled_start", "initial_model", "ssl_target_key"]
 
 
 def initial_model(init: str, source_model: ClassifierNet, registry: Registry, plan: RunPlan, device: torch.device,
@@ -36,13 +32,15 @@ def initial_model(init: str, source_model: ClassifierNet, registry: Registry, pl
     if init == "ssl":
         recipe = cfg.build_dataclass(SSLRecipe, config["ssl"], "ssl recipe")
         spec = SSLSpec(plan.pair.target, target_key, config["backbone"], config["image_size"], recipe,
-                       ssl_seed(recipe, plan.seed), config["backbone_weights"])
+                       ssl_seed(recipe, plan.seed), config["backbone_weights"],
+                       config.get("backbone_weights_sha256"), normalization_of(config))
         return ssl_model(spec, registry, source_model.num_classes, target_images, config["amp"])[0]
     if init == "source":
         return copy.deepcopy(source_model)
     if init == "scratch":
         weights = Path(config["backbone_weights"]) if config["backbone_weights"] else None
-        return build_model(registry.backbone(config["backbone"]), source_model.num_classes, weights).to(device)
+        return build_model(registry.backbone(config["backbone"]), source_model.num_classes, weights,
+                           normalization_of(config)).to(device)
     raise DabenchError(f"unknown init '{init}'; valid inits: {', '.join(cfg.INITS)}")
 
 

@@ -21,6 +21,8 @@ from dabench.methods import MethodRecords
 from dabench.run import provenance
 from dabench.run.evaluate import pseudo_label_quality
 from dabench.run.plan import RunPlan
+from dabench.run.start import normalization_of
+from dabench.settings.config import NORMALIZATIONS
 from dabench.store import atomic
 from dabench.train.device import determinism_report
 
@@ -64,13 +66,24 @@ def result_record(plan: RunPlan, registry: Registry, device: torch.device, recor
         "method_records": records.values,
         "pseudo_label_quality": pseudo_label_quality(records.pseudo_labels, adapt.labels),
         "label_access": label_access,
-        "source_model": {k: source_meta.get(k) for k in ("sha256", "path", "source_val_accuracy", "source_test_accuracy")},
+        "source_model": {k: source_meta.get(k) for k in ("sha256", "path", "source_val_accuracy", "source_test_accuracy",
+                                                          "init")},
+        "normalization": normalization_record(config),  # what the inputs were normalised with, in numbers
+        "backbone_weights": ({"path": config["backbone_weights"], "sha256": config.get("backbone_weights_sha256")}
+                             if config.get("backbone_weights") else None),
         "target_train_size": len(adapt), "target_test_size": target_test_size,
         "split_hashes": split_hashes,
         "versions": versions(), "git_revision": git_revision(),
         "determinism": determinism_report(device, config["amp"]),
         **run_identity(registry, plan),  # finished_at, settings_sha256, code (not in the run id)
     }
+
+
+def normalization_record(config: dict[str, Any]) -> dict[str, Any]:
+    """The run's input normalisation: its name and the per-channel mean and std images in [0, 1] are mapped by."""
+    name = normalization_of(config)
+    mean, std = NORMALIZATIONS[name]
+    return {"name": name, "mean": list(mean), "std": list(std)}
 
 
 def device_name(device: torch.device) -> str:

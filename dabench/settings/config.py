@@ -18,14 +18,22 @@ from typing import Any
 import yaml
 
 from dabench.errors import DabenchError
-from dabench.settings.recipes import DistilRecipe, SSLRecipe, SupervisedRecipe, check_ssl_seed
+from dabench.settings.recipes import SOURCE_INITS, DistilRecipe, SSLRecipe, SupervisedRecipe, check_ssl_seed
 
 PROTOCOLS = ("inductive", "transductive")
 INITS = ("source", "ssl", "scratch")  # what the trained network starts from; a method lists those it supports
+# how images in [0, 1] are normalised before the backbone, per channel (mean, std): dabench's own (every
+# network trained here from scratch), or ImageNet's (torchvision's pretrained weights and most FER
+# checkpoints); the default follows the weights (dabench.run.start.resolve_start)
+NORMALIZATIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "dabench": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
 
 RUN_DEFAULTS: dict[str, Any] = {
     "backbone": None,  # None: the datasets' default (small_cnn for small images, resnet18 otherwise)
     "backbone_weights": None,  # a local file of pretrained backbone weights
+    "normalization": None,  # None: imagenet when backbone_weights is set, else dabench (see NORMALIZATIONS)
     "image_size": None,  # None: the backbone's default
     "protocol": "inductive",
     "init": None,  # None: the method's default (the first of its ``inits``); "ssl": a target-SSL backbone
@@ -85,6 +93,8 @@ RUN_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "image_size": _image_size,
     "protocol": _choice(PROTOCOLS),
     "init": _choice_or_null(INITS),
+    "normalization": _choice_or_null(tuple(NORMALIZATIONS)),
+    "source.init": _choice_or_null(SOURCE_INITS),
     "eval_batch_size": _positive_int,
     "ssl.seed": check_ssl_seed,
 }

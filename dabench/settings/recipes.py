@@ -1,4 +1,5 @@
-"""The recipes of a run's stages as plain dataclasses (no torch): source training (``source``), the
+"""The recipes of a run's stages as plain dataclasses (no torch): source training (``source``, with what its
+backbone starts from: ``source.init``), the
 init=ssl distillation (``distil``) and target self-supervised pretraining (``ssl``). Their fields are
 run settings (``--set source.epochs=10``); ``dabench.settings.config`` and the CLI read them without torch."""
 
@@ -6,6 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+SOURCE_INITS = ("scratch", "ssl", "weights")
+# source recipe fields added after runs were named: left out of a run's identity at these values, so a
+# source trained from scratch keeps the run id (and cached source model) it had before they existed
+NEUTRAL_SOURCE_FIELDS = {"init": (None, "scratch"), "ssl_epochs": (None,)}
+
+
+def recorded_source_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
+    """``recipe`` without the fields of :data:`NEUTRAL_SOURCE_FIELDS` at their neutral values."""
+    return {key: value for key, value in recipe.items()
+            if not (key in NEUTRAL_SOURCE_FIELDS and value in NEUTRAL_SOURCE_FIELDS[key])}
 
 
 @dataclass(frozen=True)
@@ -22,8 +34,20 @@ class SupervisedRecipe:
     label_smoothing: float = field(default=0.1, metadata={"help": "cross-entropy label smoothing"})
     val_fraction: float = field(default=0.1, metadata={"help": "share of the train split held out to pick the epoch"})
     augment: bool = field(default=True, metadata={"help": "random flip/zoom/rotation during training"})
+    init: str | None = field(default=None, metadata={
+        "help": "what the source backbone starts from: scratch (random), ssl (SwAV on the source train images "
+                "first, a cached SSL artifact), weights (backbone_weights); null: weights when backbone_weights "
+                "is set, else scratch"})
+    ssl_epochs: int | None = field(default=None, metadata={
+        "help": "source.init=ssl: SwAV epochs on the source train images (null: the source dataset's SSL default, "
+                "the one a run targeting it uses)"})
 
     def __post_init__(self) -> None:
+        if self.init is not None and self.init not in SOURCE_INITS:
+            raise ValueError(f"source.init must be one of {', '.join(SOURCE_INITS)} or null, got {self.init!r}")
+        if self.ssl_epochs is not None and self.ssl_epochs < 1:
+            raise ValueError(f"source.ssl_epochs must be >= 1 or null (the source dataset's default), "
+                             f"got {self.ssl_epochs}")
         # a recipe that trains nothing (0 epochs), holds out every image or cannot form a batch would
         # record a "done" run at chance; refused before anything is written
         if self.epochs < 1 or self.batch_size < 2:

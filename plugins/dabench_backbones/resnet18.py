@@ -1,21 +1,22 @@
 """``resnet18``: torchvision's ResNet-18 (the CluP paper's backbone), 112 px by default; ``resnet18_stem1``:
 the same with the CluP reference's small-face stem (7x7 conv at stride 1, no max-pool), 48 px by default.
 
-Pretrained weights are never downloaded; pass a local ``.pt``/``.pth`` state dict with
-``--set backbone_weights=PATH`` (torchvision's ImageNet file works as is).
+Pretrained weights are never downloaded; pass a local file with ``--set backbone_weights=PATH``: torchvision's
+ImageNet state dict, a checkpoint dict (``state_dict``/``model``), DataParallel's ``module.`` keys, the MS-Celeb
+``resnet18_msceleb.pth`` of FER papers (docs/pretrained-weights.md).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 from torchvision.models import resnet18
 
 import dabench
-from dabench.errors import DabenchError
 from dabench.models import Backbone
+from dabench.store.progress import log_line
+from dabench.weights import load_into
 
 
 def build(weights: Path | None = None) -> nn.Module:
@@ -32,16 +33,8 @@ def build_stem1(weights: Path | None = None) -> nn.Module:
 
 
 def _load(net: nn.Module, weights: Path | None) -> nn.Module:
-    if weights is not None:
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise DabenchError(f"cannot read backbone weights {weights}: {exc}") from exc
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if [k for k in missing if not k.startswith("fc.")] or unexpected:
-            raise DabenchError(f"{weights} is not a ResNet-18 state dict (missing {missing[:3]}, "
-                               f"unexpected {unexpected[:3]})")
+    if weights is not None:  # any layout dabench.weights reads; the file's classifier head is dropped
+        load_into(net, weights, "ResNet-18", head=("fc.",), log=log_line)
     net.fc = nn.Identity()
     return net
 

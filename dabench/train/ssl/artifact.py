@@ -41,13 +41,28 @@ class SSLSpec:
     recipe: SSLRecipe
     seed: int
     backbone_weights: str | None = None
+    backbone_weights_sha256: str | None = None  # the file's content: a changed file is another artifact
+    normalization: str = "dabench"
 
     def key(self) -> dict[str, Any]:
         # the recipe's ``seed`` setting is left out: ``seed`` holds the one it resolved to, so
         # ``ssl.seed: run`` at run seed 0 and ``ssl.seed: 0`` name the same artifact
         recipe = {k: v for k, v in dataclasses.asdict(self.recipe).items() if k != "seed"}
-        return {"format": FORMAT, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
-                "recipe": recipe}
+        key = {"format": FORMAT, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+               "recipe": recipe}
+        # fields added later, left out at their neutral values so existing artifacts keep their names
+        for name, neutral in (("backbone_weights_sha256", None), ("normalization", "dabench")):
+            if key[name] == neutral:
+                del key[name]
+        return key
+
+
+def ssl_target_key(prepared: Any, split: str, classes: tuple[str, ...]) -> dict[str, Any]:
+    """What names the images an SSL backbone is pretrained on (``SSLSpec.target_key``): a prepared dataset's
+    cache key, the split, the kept classes and the split's images checksum; the same for a run's target and,
+    under source.init=ssl, for its source."""
+    return {"prepared": prepared.key, "split": split, "classes": list(classes),
+            "images_sha256": prepared.meta.get("files", {}).get(f"{split}_images.npy")}
 
 
 def artifact_folder(spec: SSLSpec) -> Path:
@@ -85,7 +100,8 @@ def _pretrain_into(spec: SSLSpec, registry: Registry, images: torch.Tensor, amp:
             backbone = backbone_spec.build(weights).to(images.device).to(memory_format=torch.channels_last)
             started = time.perf_counter()
             outcome = pretrain(backbone, backbone_spec.feature_dim, images, spec.recipe, generator, amp,
-                               desc=f"ssl {spec.recipe.method} {spec.target}", checkpoint=checkpoint)
+                               desc=f"ssl {spec.recipe.method} {spec.target}", checkpoint=checkpoint,
+                               normalization=spec.normalization)
     finally:
         random.setstate(python_rng)
         np.random.set_state(numpy_rng)
@@ -111,6 +127,7 @@ def ssl_model(spec: SSLSpec, registry: Registry, num_classes: int, images: torch
               amp: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
     """A ClassifierNet whose backbone is the SSL artifact's and whose bottleneck and classifier are fresh."""
     backbone, meta = get_ssl_backbone(spec, registry, images, amp)
-    model = build_model(registry.backbone(spec.backbone), num_classes).to(images.device)
+    model = build_model(registry.backbone(spec.backbone), num_classes,
+                        normalization=spec.normalization).to(images.device)
     model.backbone.load_state_dict(backbone.state_dict())
     return model, meta

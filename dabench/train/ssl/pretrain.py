@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dabench.models import INPUT_MEAN, INPUT_STD
+from dabench.settings.config import NORMALIZATIONS
 from dabench.store.checkpoint import Checkpointer
 from dabench.train.batches import augment_views, to_float
 from dabench.train.device import autocast
@@ -64,13 +64,14 @@ class SSLStep(Step):
     :func:`~dabench.train.loop.fit` trains; ``pretrain`` runs it, benchmarks time :meth:`train_one`."""
 
     def __init__(self, backbone: nn.Module, feature_dim: int, recipe: SSLRecipe, device: torch.device,
-                 generator: torch.Generator, steps_per_epoch: int = 1) -> None:
+                 generator: torch.Generator, steps_per_epoch: int = 1, normalization: str = "dabench") -> None:
         self.backbone, self.recipe, self.device, self.generator = backbone, recipe, device, generator
+        mean, std = NORMALIZATIONS[normalization]
         self.head = ProjectionHead(feature_dim, recipe.hidden_dim, recipe.projection_dim).to(device)
         self.prototypes = (Prototypes(recipe.projection_dim, recipe.prototypes).to(device)
                            if recipe.method == "swav" else None)
-        self.mean = torch.tensor(INPUT_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(INPUT_STD, device=device).view(1, 3, 1, 1)
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
         self.modules = nn.ModuleList([backbone, self.head] + ([self.prototypes] if self.prototypes is not None else []))
         self.base_lr = recipe.lr * recipe.batch_size / 256
         self.optimizer = make_optimizer(self.modules, recipe, self.base_lr)
@@ -132,7 +133,7 @@ class SSLStep(Step):
 
 def pretrain(backbone: nn.Module, feature_dim: int, images: torch.Tensor, recipe: SSLRecipe,
              generator: torch.Generator, amp: bool = True, desc: str = "ssl",
-             checkpoint: Checkpointer | None = None) -> dict[str, Any]:
+             checkpoint: Checkpointer | None = None, normalization: str = "dabench") -> dict[str, Any]:
     """Train ``backbone`` in place on ``images`` (N, C, H, W) uint8 on its device; returns the loss history,
     the step count and the epoch it resumed after (None for a fresh start).
 
@@ -147,7 +148,7 @@ def pretrain(backbone: nn.Module, feature_dim: int, images: torch.Tensor, recipe
     steps_per_epoch = len(images) // batch_size  # drop_last: Sinkhorn wants full batches
     total_steps = recipe.epochs * steps_per_epoch
     warmup_steps = min(recipe.warmup_epochs * steps_per_epoch, total_steps // 2)
-    step = SSLStep(backbone, feature_dim, recipe, device, generator, steps_per_epoch)
+    step = SSLStep(backbone, feature_dim, recipe, device, generator, steps_per_epoch, normalization)
     schedule = Schedule(recipe.epochs, recipe.batch_size, lr=step.base_lr,
                         decay=lambda at, total: _lr_factor(at, warmup_steps, total))
     session = Session(generator, device, amp, checkpoint=checkpoint)

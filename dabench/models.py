@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,6 +28,9 @@ class Backbone:
     datasets' ``native_size``).
     min_image_size, max_image_size: the input sizes in px the backbone accepts, inclusive; None means no
     limit on that side (checked at plan time by :func:`check_image_size`).
+    packaged_weights: for a backbone whose ``build(None)`` loads pretrained weights from an installed
+    package, a function that finds and checks them (DabenchError naming the package if they are missing
+    or wrong) and returns what identifies them (a dict with their sha256); a run plans it into its config.
     """
 
     id: str
@@ -36,6 +40,7 @@ class Backbone:
     description: str = ""
     min_image_size: int | None = None
     max_image_size: int | None = None
+    packaged_weights: Callable[[], dict[str, Any]] | None = None
 
 
 def check_image_size(backbone: Backbone, size: int) -> None:

@@ -63,6 +63,8 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
         raise DabenchError(f"config key 'protocol' must be one of {', '.join(cfg.PROTOCOLS)}, got {resolved['protocol']!r}")
     resolved["init"] = resolved["init"] or method_cls.inits[0]
     started = resolve_start(registry, parsed_pair, resolved)  # normalization, source.init, the weights' sha256
+    if backbone_spec.packaged_weights is not None:  # weights the backbone's plugin loads from a package
+        started["backbone_package_weights"] = backbone_spec.packaged_weights()
     # a setting given its default value is no change: the same run, the same leaderboard row
     user_changes = _changed_only(user_changes, resolved, standard)
     _check_init(registry, method_cls, resolved, backbone_spec)

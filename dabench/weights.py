@@ -114,10 +114,14 @@ def _describe(value: object) -> str:
 
 def _why_unreadable(path: Path, head: bytes, exc: Exception) -> str:
     """One line; never torch's advice to load with ``weights_only=False`` (which runs the file's code)."""
-    if head.startswith(b"PK") or zipfile.is_zipfile(path):
+    complete_archive = zipfile.is_zipfile(path)
+    if head.startswith(b"PK") and not complete_archive:
         return "a torch archive that is truncated or corrupt (download it again)"
-    if head[:1] == b"\x80" and isinstance(exc, (EOFError, pickle.UnpicklingError, RuntimeError)):
-        if isinstance(exc, EOFError) or "truncated" in str(exc) or "EOF" in str(exc):
-            return "a legacy torch file that ends early: truncated (download it again)"
-        return "a pickle that holds more than tensors and plain values (dabench loads weights only)"
+    if complete_archive or head[:1] == b"\x80":
+        if isinstance(exc, EOFError) or "EOF" in str(exc) or "truncated" in str(exc):
+            return "a torch file that ends early: truncated (download it again)"
+        if isinstance(exc, pickle.UnpicklingError):
+            return ("a pickle of more than tensors and plain values, such as a whole pickled model (dabench loads "
+                    "weights only); save its state_dict() and pass that")
+        return f"a torch file torch cannot read ({type(exc).__name__})"
     return "not a torch file of tensors (torch.save of a state dict)"

@@ -105,6 +105,9 @@ def test_a_wrong_shape_is_named(tmp_path, registry, imagenet_state) -> None:
      "is a Git LFS pointer (133 bytes of text), not the weights: fetch the file itself (`git lfs pull` in its "
      "repository) and pass that"),
     (lambda p: p.write_text("weights,0.1,0.2\n"), "cannot be read: not a torch file of tensors (torch.save of a state dict)"),
+    (lambda p: _save(p, torch.nn.Linear(2, 2)), "cannot be read: a pickle of more than tensors and plain values, such "
+                                                "as a whole pickled model (dabench loads weights only); save its "
+                                                "state_dict() and pass that"),
 ])
 def test_files_that_are_no_weights_get_one_message(tmp_path, make, message) -> None:
     path = tmp_path / "resnet18_msceleb.pth"
@@ -114,13 +117,17 @@ def test_files_that_are_no_weights_get_one_message(tmp_path, make, message) -> N
     assert str(info.value).startswith(f"backbone_weights {path} {message}")
 
 
-def test_a_truncated_file_is_named_so(tmp_path, imagenet_state) -> None:
-    path = _save(tmp_path / "w.pth", imagenet_state)
+@pytest.mark.parametrize("legacy, why", [
+    (False, "a torch archive that is truncated or corrupt (download it again)"),
+    (True, "a torch file that ends early: truncated (download it again)"),  # torch < 1.6's format
+])
+def test_a_truncated_file_is_named_so(tmp_path, imagenet_state, legacy, why) -> None:
+    path = tmp_path / "w.pth"
+    torch.save(imagenet_state, path, _use_new_zipfile_serialization=not legacy)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(DabenchError) as info:
         read_state_dict(path)
-    assert str(info.value) == (f"backbone_weights {path} cannot be read: a torch archive that is truncated or "
-                               "corrupt (download it again)")
+    assert str(info.value) == f"backbone_weights {path} cannot be read: {why}"
 
 
 def test_bad_weights_stop_the_run_at_plan_time_with_nothing_written(tmp_path, fresh_home, capsys) -> None:

@@ -4,6 +4,7 @@ reference lists every command with exactly its options, and the README's test co
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shlex
@@ -26,6 +27,7 @@ RUN_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{16}(?![0-9a-f])")
 RUN_LINE = re.compile(r"; run (?P<id>[0-9a-f]{16}) in \S*runs/(?P=id)")
 STATUS_LINE = re.compile(r"(?P<method>[\w-]+) (?P<pair>[\w-]+:[\w-]+) seed (?P<seed>\d+) \(run (?P<id>[0-9a-f]{16})\)")
 SEPARATORS = {"&&", "||", ";", "|", "&"}
+UNREADABLE = "<not a shell line>"
 
 
 def _page(path: Path) -> str:
@@ -38,7 +40,11 @@ def _simple_commands(line: str) -> list[list[str]]:
     lexer.whitespace_split = True
     lexer.commenters = "#"
     commands, current = [], []
-    for token in [*lexer, ";"]:
+    try:
+        tokens = [*lexer, ";"]
+    except ValueError as exc:  # an unclosed quote: no shell runs it; the test of the page says so
+        return [[UNREADABLE, f"{line} ({exc})"]] if re.search(r"(^|\s)dabench\s", line) else []
+    for token in tokens:
         if token in SEPARATORS:
             while current and re.fullmatch(r"[A-Za-z_]\w*=.*", current[0]):  # VAR=value before the command
                 current.pop(0)
@@ -115,12 +121,15 @@ def test_the_pages_show_commands() -> None:
                            "Then `dabench report leaderboard` or `dabench list methods\\|datasets`.\n")
     assert shown == [(["run", "-m", "tent", "-p", "a:b"], False), (["data", "check", "fer2013"], False),
                      (["status"], False), (["report", "leaderboard"], True)]
+    unreadable = shown_commands("```bash\ndabench run -m tent --set 'a=b\necho 'not ours\n```\n")
+    assert unreadable == [([UNREADABLE, "dabench run -m tent --set 'a=b (No closing quotation)"], False)]
     readme = [args[0] for args, _ in shown_commands((ROOT / "README.md").read_text())]
     assert "run" in readme
 
 
 @pytest.mark.parametrize(("page", "args", "inline"), _cases())
 def test_every_shown_command_parses(page: str, args: list[str], inline: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert args[0] != UNREADABLE, f"{page} shows a dabench command no shell can read: {args[1]}"
     path, rest = command_path(args)
     if inline and not rest:  # prose naming a command (`dabench run`, `dabench data check`): it must exist
         assert path == tuple(args) and path in _leaf_commands() | _groups(), f"{page} names `dabench {' '.join(args)}`"
@@ -202,8 +211,11 @@ def test_every_printed_run_id_is_what_dabench_plans(page: str, run_id: str, show
         if not SHARED_DATA.is_dir():
             pytest.skip(f"real FER data not found at {SHARED_DATA}")
         monkeypatch.setenv("DABENCH_DATA", str(SHARED_DATA))
-    plan = plan_run(registry, shown["method"], shown["pair"], shown.get("seed", 0), shown.get("backbone"),
-                    tuple(shown.get("config_files", ())), tuple(shown.get("sets", ())))
+    # the command's own options that name a run (a new one of plan_run's is passed on without a change here)
+    named = {key: value for key, value in shown.items()
+             if key in inspect.signature(plan_run).parameters and key != "registry" and value not in (None, ())}
+    plan = plan_run(registry, **{**named, "config_files": tuple(named.get("config_files", ())),
+                                 "sets": tuple(named.get("sets", ()))})
     assert plan.run_id == run_id, f"{page} prints run {run_id} for {shown['method']} {shown['pair']} seed " \
                                   f"{shown.get('seed', 0)}; dabench names that run {plan.run_id} today"
 

@@ -300,3 +300,33 @@ def test_the_readme_test_command_is_the_one_ci_runs() -> None:
           if line.strip().startswith("python -m pytest") and "examples" not in line and "cd " not in line]
     assert ci == ['python -m pytest -q -p no:cacheprovider -m "not slow" tests']
     assert f'pip install -e ".[test,ray,plots]" && {ci[0]}' in readme
+
+
+# ------------------------------------------------------------------------------------------- the pages
+def broken_links(page: Path) -> list[str]:
+    """The relative links of a page (outside code blocks) whose file does not exist."""
+    text = FENCE.sub("", page.read_text())
+    targets = [target for target in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"[a-z]+:|#", target)]
+    return [target for target in targets if not (page.parent / target.split("#")[0]).exists()]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page)
+def test_every_link_reaches_a_file(page: Path) -> None:
+    assert broken_links(page) == []
+
+
+def test_a_broken_link_is_found(tmp_path: Path) -> None:
+    (tmp_path / "there.md").write_text("x")
+    page = tmp_path / "page.md"
+    page.write_text("[a](there.md) [b](gone.md#part) [c](https://example.org) [d](#here)\n```\n[e](in-code.md)\n```\n")
+    assert broken_links(page) == ["gone.md#part"]
+
+
+def test_the_readme_is_a_newcomers_page() -> None:
+    """What it is, the two commands, one example, where to go next: every page of docs/ is linked from it."""
+    readme = (ROOT / "README.md").read_text()
+    assert re.findall(r"^## (.+)$", readme, flags=re.MULTILINE) == ["Set-up: two commands", "One example",
+                                                                   "Where to go next"]
+    linked = {(ROOT / target).resolve() for target in re.findall(r"\]\((docs/[^)#\s]+)", readme)}
+    pages = {page.resolve() for page in (ROOT / "docs").glob("*.md")}
+    assert sorted(str(page.relative_to(ROOT)) for page in pages - linked) == [], "pages the README does not link"

@@ -15,7 +15,7 @@ from dabench.errors import DabenchError
 from dabench.host.registry import Pair, annotation_text, get_registry
 from dabench.report import leaderboard as report
 
-KINDS = ("methods", "datasets", "pairs", "suites", "backbones", "validators")
+KINDS = ("methods", "datasets", "pairs", "suites", "backbones", "validators", "presets")
 
 
 @click.command("list")
@@ -29,6 +29,11 @@ def list_(kind: str, hparams: bool) -> None:
     if kind == "pairs":
         for pair in registry.all_pairs():
             click.echo(pair)
+        return
+    if kind == "presets":  # shipped with dabench, not provided by plugins
+        from dabench.cli.presets import preset_rows
+
+        click.echo(report.render(["preset", "version", "reference", "description"], preset_rows(), "simple"))
         return
     if kind == "suites":
         for suite in registry.suites.values():
@@ -44,9 +49,31 @@ def list_(kind: str, hparams: bool) -> None:
     click.echo(report.render(["id", "plugin", "description"], rows, "simple"))
 
 
-def _summary(item: object) -> str:
+SUMMARY_WIDTH = 100
+
+
+def _summary(item: object, width: int = SUMMARY_WIDTH) -> str:
+    """The description's first paragraph on one line; past ``width``, cut after its first sentence that fits,
+    else at a word boundary outside any parenthesis, marked "…" (a docstring's line break is no place to cut)."""
     text = getattr(item, "description", "") or (item.__doc__ or "")
-    return text.strip().splitlines()[0] if text.strip() else ""
+    return summary_of(text, width)
+
+
+def summary_of(text: str, width: int = SUMMARY_WIDTH) -> str:
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    if len(paragraph) <= width:
+        return paragraph
+    depth, sentence_end, word_end = 0, 0, 0
+    for index, char in enumerate(paragraph[:width]):
+        depth += (char in "([{") - (char in ")]}")
+        if depth == 0 and char == " ":
+            word_end = index
+            if paragraph[index - 1] in ".;" and index > 1:
+                sentence_end = index
+    if sentence_end:
+        return paragraph[:sentence_end].rstrip(";").rstrip()
+    cut = word_end or width - 1
+    return paragraph[:cut].rstrip(" ,;:-") + " …"
 
 
 @click.command("plugins")

@@ -16,8 +16,9 @@ import click
 from dabench.errors import DabenchError
 from dabench.host.registry import get_registry
 from dabench.report import leaderboard as report
+from dabench.report.rows import ranked
 from dabench.report.selection import LAST, ORACLE
-from dabench.store import paths, results
+from dabench.store import atomic, paths, results
 
 SELECTION_HELP = ("Which epoch each run is scored at: last (the default), oracle (best epoch on target TEST, "
                   "analysis only, always labelled) or a label-free validator (dabench list validators).")
@@ -35,6 +36,14 @@ def _finished_runs() -> list[dict[str, Any]]:
     if not records:
         raise DabenchError(f"no finished runs in {paths.runs_dir()}; start one with `dabench run`")
     return records
+
+
+def _echo(table: str, notes: list[str], fmt: str) -> None:
+    """A table and the notes on what it left out (after it; on stderr for csv and json)."""
+    text, aside = report.with_notes(table, notes, fmt)
+    click.echo(text)
+    if aside:
+        click.echo(aside, err=True)
 
 
 def _validators_for(selection: str) -> dict[str, Any]:
@@ -74,8 +83,8 @@ def leaderboard(fmt: str, suite: str | None, methods: str | None, pairs: str | N
                 no_reported: bool) -> None:
     """Methods x pairs, mean ± std (n) over seeds (one run per seed: the newest), in percent; the best
     measured cell per column in bold (github, latex, html); published rows follow, marked (reported).
-    Runs of methods not installed here, and runs whose method was seen reaching for target labels
-    (result.json label_access), are listed under the table, not in it."""
+    Runs of methods not installed here, and runs that are never ranked (their method was seen reaching
+    for target labels, or a metric is NaN or inf), are listed under the table, not in it."""
     from dabench.report import published as reported
 
     if suite and pairs:
@@ -87,16 +96,13 @@ def leaderboard(fmt: str, suite: str | None, methods: str | None, pairs: str | N
     columns = _suite_pairs(suite) or (_names(pairs) if pairs else None)
     records = report.only(records, method_ids, None if suite else columns)
     records, not_installed = _installed_only(records)
-    records, label_access = report.without_label_access(records)
+    records, left_out = ranked(records)
     header, rows, bold = report.leaderboard(records, columns, metric, selection, _validators_for(selection))
     if not no_reported:
         published = [row for row in reported.load_reported() if method_ids is None or row.method in method_ids]
         rows += reported.leaderboard_rows(header[1:-1], metric, published)
-    notes = report.leaderboard_notes(records, rows, columns, not_installed, label_access)
-    table, aside = report.with_notes(report.render(header, rows, fmt, bold), notes, fmt)
-    click.echo(table)
-    if aside:
-        click.echo(aside, err=True)
+    notes = report.leaderboard_notes(records, rows, columns, not_installed, left_out)
+    _echo(report.render(header, rows, fmt, bold), notes, fmt)
 
 
 def _recorded_id(name: str, records: list[dict[str, Any]]) -> str:
@@ -138,11 +144,14 @@ def _installed_only(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
 @click.option("--format", "fmt", default="simple", type=click.Choice(report.FORMATS), show_default=True)
 @click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
 def selection_report(fmt: str, metric: str) -> None:
-    """Per method and pair: the score each selection criterion picks, and its gap to the oracle."""
+    """Per method and pair: the score each selection criterion picks, and its gap to the oracle (the runs
+    the leaderboard ranks; those it leaves out are listed under the table)."""
+    from dabench.report.rows import left_out_note
     from dabench.report.selection import selection_table
 
-    header, rows = selection_table(_finished_runs(), get_registry().validators, metric)
-    click.echo(report.render(header, rows, fmt))
+    records, left_out = ranked(_finished_runs())
+    header, rows = selection_table(records, get_registry().validators, metric)
+    _echo(report.render(header, rows, fmt), [left_out_note(*item) for item in left_out], fmt)
 
 
 @report_group.command("search")
@@ -151,11 +160,14 @@ def selection_report(fmt: str, metric: str) -> None:
 def search_report(by: str, fmt: str) -> None:
     """A hyperparameter search's settings (sweep --grid/--random) per method and pair, each with its final
     label-free validator score (mean over seeds) and the one that validator picks; accuracy is shown, never
-    used to pick."""
-    from dabench.report.search_table import search_table
+    used to pick. Only runs a search ran are listed, and only those the leaderboard would rank."""
+    from dabench.report.rows import left_out_note
+    from dabench.report.search_table import search_runs, search_table
 
-    records, _ = report.without_label_access(_finished_runs())
-    click.echo(report.render(*search_table(records, get_registry().validators, by), fmt))
+    records = search_runs(_finished_runs(), results.search_run_ids())
+    records, left_out = ranked(records)
+    _echo(report.render(*search_table(records, get_registry().validators, by), fmt),
+          [left_out_note(*item) for item in left_out], fmt)
 
 
 @report_group.command("per-class")
@@ -167,13 +179,16 @@ def search_report(by: str, fmt: str) -> None:
 @click.option("--variant", default=None, help=VARIANT_HELP)
 def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, variant: str | None) -> None:
     """Per-class accuracy and the confusion matrix (final models, mean over seeds)."""
-    from dabench.report.per_class import confusion_table, per_class_table, runs_of
+    from dabench.report.per_class import confusion_table, left_out_of, per_class_table, runs_of
+    from dabench.report.rows import left_out_note
 
-    records = _finished_runs()
-    runs = runs_of(records, _method_id(method, records), pair, protocol, variant)
+    records, left_out = ranked(_finished_runs())
+    method_id = _method_id(method, records + [record for record, _ in left_out])
+    runs = runs_of(records, method_id, pair, protocol, variant, left_out)
+    notes = [left_out_note(*item) for item in left_out_of(left_out, method_id, pair, protocol)]
     click.echo(report.render(*per_class_table(runs), fmt))
     click.echo("")
-    click.echo(report.render(*confusion_table(runs, normalise), fmt))
+    _echo(report.render(*confusion_table(runs, normalise), fmt), notes, fmt)
 
 
 @report_group.command("plot")
@@ -186,32 +201,48 @@ def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, 
 @click.option("--variant", default=None, help="With --confusion: " + VARIANT_HELP)
 def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of: tuple[str, str] | None,
          variant: str | None) -> None:
-    """A PNG: the leaderboard as bars with std error bars, or a confusion heat map (needs dabench[plots])."""
+    """A PNG: the leaderboard as bars with std error bars, or a confusion heat map (needs dabench[plots]).
+    The runs the leaderboard ranks; those it leaves out are listed on stderr."""
     from dabench.report import plot as plots
-    from dabench.report.per_class import runs_of
+    from dabench.report.per_class import left_out_of, runs_of
+    from dabench.report.rows import left_out_note
 
-    records = _finished_runs()
+    out = paths.check_output(out, "--out")
+    records, left_out = ranked(_finished_runs())
     if confusion_of:
         method, pair = confusion_of
-        written = plots.plot_confusion(runs_of(records, _method_id(method, records), pair, variant=variant), out)
+        method_id = _method_id(method, records + [record for record, _ in left_out])
+        runs = runs_of(records, method_id, pair, variant=variant, left_out=left_out)
+        notes = [left_out_note(*item) for item in left_out_of(left_out, method_id, pair)]
+        written = plots.plot_confusion(runs, out)
     else:
-        written = plots.plot_leaderboard(report.without_label_access(records)[0], out, _suite_pairs(suite), metric, selection,
+        notes = [left_out_note(*item) for item in left_out]
+        written = plots.plot_leaderboard(records, out, _suite_pairs(suite), metric, selection,
                                          _validators_for(selection))
     click.echo(f"wrote {written}")
+    if notes:
+        click.echo("\n".join(notes), err=True)
 
 
 @report_group.command("export")
 @click.option("--format", "fmt", default="csv", type=click.Choice(["csv", "json"]), show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: stdout).")
 def export(fmt: str, out: Path | None) -> None:
-    """Every finished run with its resolved config and each criterion's selection (pandas.read_csv-ready)."""
-    from dabench.report.export import attach_configs, export_csv, export_json
+    """Every finished run with its resolved config, each criterion's selection, and whether the leaderboard
+    ranks it (``ranked``, ``not_ranked``: why not). Strict JSON and pandas.read_csv-ready: a NaN or inf is
+    written as null (an empty CSV cell), and stderr says where."""
+    from dabench.report.export import attach_configs, export_csv, export_json, nulled_values
 
+    if out is not None:
+        out = paths.check_output(out, "--out")
     records = attach_configs(_finished_runs())
     text = (export_csv if fmt == "csv" else export_json)(records, get_registry().validators)
+    nulled = nulled_values(records)
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        atomic.write_text(out, text)
         click.echo(f"wrote {len(records)} run(s) to {out}")
+    if nulled:
+        click.echo(f"dabench: {len(nulled)} non-finite value(s) (NaN or inf) written as null: {', '.join(nulled[:5])}"
+                   + (f" and {len(nulled) - 5} more" if len(nulled) > 5 else ""), err=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from dabench.errors import DabenchError
-from dabench.report.rows import METRIC_LABELS, code_version, newest_per_seed, row_label
+from dabench.report.rows import METRIC_LABELS, code_version, left_out_note, newest_per_seed, row_label
 from dabench.report.selection import LAST, check_criterion, criterion_label, select
 
 if TYPE_CHECKING:  # reports read result files, never models: nothing here may import torch
@@ -151,30 +151,13 @@ def only(records: list[dict[str, Any]], methods: list[str] | None = None,
             and (pairs is None or record["pair"] in pairs)]
 
 
-def label_access_detected(record: dict[str, Any]) -> bool:
-    """Whether the label watch saw the run's method reach for target labels during adapt (dabench.run.watch)."""
-    return bool((record.get("label_access") or {}).get("detected"))
-
-
-def without_label_access(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(the runs the measured rows may hold, the runs whose method was seen reaching for target labels:
-    shown apart, never ranked)."""
-    return ([record for record in records if not label_access_detected(record)],
-            [record for record in records if label_access_detected(record)])
-
-
 def leaderboard_notes(records: list[dict[str, Any]], rows: list[list[str]], pairs: list[str] | None = None,
                       not_installed: Mapping[str, int] | None = None,
-                      label_access: list[dict[str, Any]] | None = None) -> list[str]:
-    """What a reader of the table must know that its cells cannot say: the runs left out because their
-    method reached for target labels, which cells mix code versions, the older runs of a seed left out, and
-    the runs of methods not installed here (kept out of the table)."""
-    notes = []
-    for record in label_access or ():
-        events = "; ".join((record.get("label_access") or {}).get("events") or ()) or "an event"
-        notes.append(f"LABEL ACCESS DETECTED, left out of the table: {row_label(record)} on {record['pair']} seed "
-                     f"{record['seed']} (run {record['run_id']}; {100 * record['accuracy']:.2f}% is not a "
-                     f"source-free result): {events}")
+                      left_out: list[tuple[dict[str, Any], str]] | None = None) -> list[str]:
+    """What a reader of the table must know that its cells cannot say: the runs left out because they are
+    not ranked (``rows.ranked``: label access, non-finite metrics), which cells mix code versions, the older
+    runs of a seed left out, and the runs of methods not installed here (kept out of the table)."""
+    notes = [left_out_note(record, why) for record, why in left_out or ()]
     if any("code versions)" in cell for row in rows for cell in row[1:]):
         notes.append("(n, k code versions): the cell's seeds were run by k versions of the method's code or "
                      "defaults (result.json: code, settings_sha256); run its seeds again to make it one")

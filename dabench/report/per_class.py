@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,25 @@ def variant_of(record: dict[str, Any]) -> str:
     return record.get("variant") or DEFAULT_VARIANT
 
 
+def left_out_of(left_out: Iterable[tuple[dict[str, Any], str]], method: str, pair: str,
+                protocol: str = "inductive") -> list[tuple[dict[str, Any], str]]:
+    """The runs of (method, pair, protocol) among those ``rows.ranked`` left out, with why."""
+    return [(r, why) for r, why in left_out if r["method"] == method and r["pair"] == pair
+            and r.get("protocol", "inductive") == protocol]
+
+
 def runs_of(records: list[dict[str, Any]], method: str, pair: str, protocol: str = "inductive",
-            variant: str | None = None) -> list[dict[str, Any]]:
+            variant: str | None = None, left_out: Iterable[tuple[dict[str, Any], str]] = ()) -> list[dict[str, Any]]:
     """The runs of (method, pair, protocol) in one leaderboard row: runs with other settings (variants) are
-    never averaged together. ``variant`` None: the only variant there is, else an error listing them."""
+    never averaged together. ``variant`` None: the only variant there is, else an error listing them.
+    ``records``: the ranked runs (``rows.ranked``); when the row's runs are all among ``left_out``, the error
+    says why each is not ranked."""
     runs = [r for r in records if r["method"] == method and r["pair"] == pair
             and r.get("protocol", "inductive") == protocol]
+    unranked = left_out_of(left_out, method, pair, protocol)
+    if not runs and unranked:
+        raise DabenchError(f"the {protocol} runs of '{method}' on '{pair}' are not ranked, so no report shows them: "
+                           + "; ".join(f"seed {r['seed']} (run {r['run_id']}): {why}" for r, why in unranked))
     if not runs:
         have = sorted({f"{r['method']} on {r['pair']} ({r.get('protocol', 'inductive')})" for r in records})
         raise DabenchError(f"no finished {protocol} runs of method '{method}' on pair '{pair}'; runs found: "

@@ -3,6 +3,7 @@ matplotlib is optional (``pip install 'dabench[plots]'``) and imported only here
 
 from __future__ import annotations
 
+import io
 import statistics
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from dabench.errors import DabenchError
 from dabench.report.leaderboard import leaderboard_cells, row_label
 from dabench.report.per_class import mean_confusion
 from dabench.report.selection import LAST, criterion_label
+from dabench.store import atomic
 
 if TYPE_CHECKING:
     from dabench.validators import Validator
@@ -98,9 +100,11 @@ def confusion_figure(plt: Any, runs: list[dict[str, Any]], title: str = "") -> A
 
 
 def _save(figure: Any, out: Path, plt: Any) -> Path:
+    """Drawn in memory, then written whole (atomic.write_bytes): a full disk leaves no half PNG behind."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(out, format="png")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
     plt.close(figure)
+    atomic.write_bytes(out, buffer.getvalue())
     return out

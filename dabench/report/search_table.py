@@ -23,6 +23,20 @@ def final_score(record: dict[str, Any], by: str) -> float | None:
     return (history[-1].get("validators") or {}).get(by) if history else None
 
 
+def search_runs(records: list[dict[str, Any]], search_ids: set[str]) -> list[dict[str, Any]]:
+    """The finished runs that a search ran (``search_ids``: ``dabench.store.results.search_run_ids``); runs made
+    outside any search (a plain run of other settings) are never listed as one of its points."""
+    if not search_ids:
+        raise DabenchError("no hyperparameter search was run with this DABENCH_HOME: `report search` lists the runs "
+                           "of `dabench sweep --grid KEY=V1,V2` (or --random N). A search run before dabench recorded "
+                           "searches is recorded by starting its sweep command again (its finished runs are skipped)")
+    runs = [record for record in records if record["run_id"] in search_ids]
+    if not runs:
+        raise DabenchError(f"no run of the {len(search_ids)} recorded search run(s) has finished yet; "
+                           "see `dabench status`")
+    return runs
+
+
 def search_table(records: list[dict[str, Any]], validators: Mapping[str, Validator], by: str,
                  ) -> tuple[list[str], list[list[str]]]:
     """One row per (method, pair, settings); per (method, pair), the settings with the best mean final

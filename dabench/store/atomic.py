@@ -1,25 +1,34 @@
 """Atomic file and folder writes (temp + rename, folders swapped whole), the cleanup of temps that
-killed builds left behind, and content checksums."""
+killed builds left behind, content checksums, and the one message of a full disk."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dabench.errors import DabenchError
 
 CHUNK = 1 << 22
 STALE_TEMP_HOURS = 6.0
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
+SQLITE_FULL = 13  # the primary result code of "database or disk is full"
 
 
 def sha256_file(path: Path) -> str:
@@ -35,18 +44,71 @@ def sha256_json(value: Any) -> str:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one. A full disk is
+    one :class:`DabenchError` (:func:`no_space_error`), and leaves neither a temp nor a short file."""
+    with space_checked(path.parent, len(data)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+# ---- a full disk ---------------------------------------------------------------------------------------
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")  # numpy's tofile/save on a full disk (no errno)
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full: ENOSPC, EDQUOT, numpy's short write,
+    SQLite's SQLITE_FULL."""
+    if isinstance(exc, OSError) and (exc.errno in NO_SPACE_ERRNOS or _SHORT_WRITE.search(str(exc))):
+        return True
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == SQLITE_FULL
+
+
+def no_space_error(folder: Path, needed: int | None = None) -> DabenchError:
+    """The one message a full disk gets, wherever dabench writes."""
+    about = f" (needed about {megabytes(needed)})" if needed else ""
+    return DabenchError(f"no space left in {folder}{about}; free some space there, or point DABENCH_HOME (or the "
+                        "output path) at a disk with room, and run the command again")
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 50_000 else f"{size / 1e6:.2g} MB"
+
+
+@contextmanager
+def space_checked(folder: Path, needed: int | Callable[[], int] | None = None) -> Iterator[None]:
+    """Inside it, a full disk is :func:`no_space_error` naming ``folder`` and about how many bytes the write
+    needed (``needed``: a count, or a function asked once the write failed, e.g. for a build whose size is
+    known only as it goes; numpy's short-write message gives the rest)."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        if not is_no_space(exc):
+            raise
+        size = needed() if callable(needed) else needed
+        short = _SHORT_WRITE.search(str(exc))
+        if short:
+            size = (size or 0) + int(short.group(1)) - int(short.group(2))
+        raise no_space_error(folder, size) from None
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes held by the files under ``folder`` (0 when it is gone)."""
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
 def write_text(path: Path, text: str) -> None:

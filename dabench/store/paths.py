@@ -16,19 +16,29 @@ DATA_ENV = "DABENCH_DATA"  # the folder holding <id>/ of every dataset
 OWN_DATA_PREFIX = f"{DATA_ENV}_"  # DABENCH_DATA_<ID>: one dataset's own folder, whatever its name
 
 
+HOME_FIX = "point DABENCH_HOME at a folder you can write"
+
+
 def home() -> Path:
-    return Path(os.environ.get("DABENCH_HOME") or Path.home() / ".dabench").expanduser()
+    """DABENCH_HOME (default ~/.dabench). Every command that reads or writes it comes here, so a home that
+    is a file is one message for all of them (``dabench status``, the reports, a run), not a traceback."""
+    folder = Path(os.environ.get("DABENCH_HOME") or Path.home() / ".dabench").expanduser()
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise DabenchError(f"{_home_words(folder)} is a file, not a folder; {HOME_FIX}")
+    return folder
+
+
+def _home_words(folder: Path) -> str:
+    return (f"DABENCH_HOME={folder}" if os.environ.get("DABENCH_HOME")
+            else f"dabench's home {folder} (DABENCH_HOME unset)")
 
 
 def check_home() -> Path:
     """DABENCH_HOME, made if missing and checked writable once, before a command writes anything: one
     message instead of a traceback half-way through a run."""
     folder = home()
-    where = (f"DABENCH_HOME={folder}" if os.environ.get("DABENCH_HOME")
-             else f"dabench's home {folder} (DABENCH_HOME unset)")
-    fix = "point DABENCH_HOME at a folder you can write"
-    if folder.exists() and not folder.is_dir():
-        raise DabenchError(f"{where} is a file, not a folder; {fix}")
+    where = _home_words(folder)
+    fix = HOME_FIX
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
@@ -153,3 +163,42 @@ def runs_dir() -> Path:
 
 def index_path() -> Path:
     return home() / "results.sqlite"
+
+
+def searches_dir() -> Path:
+    """One file per hyperparameter search a sweep ran: the run ids of its points."""
+    return home() / "sweeps" / "searches"
+
+
+def check_output(path: Path, option: str = "--out") -> Path:
+    """A file a command will write, checked before it does any work (every report's ``--out``, export targets):
+    a folder, something that is not a regular file (a device, a pipe), a path under a file, a read-only file
+    or a folder that cannot be written is one message naming ``option`` and the path. Nothing is created."""
+    fix = f"give {option} the path of a file in a folder you can write"
+    if "\0" in str(path):
+        raise DabenchError(f"{option} {str(path)!r}: a path cannot hold a NUL character; {fix}")
+    path = Path(path).expanduser()
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # a file to make, or a path under a file (said below)
+    except OSError as exc:  # a name too long, a loop of links, a folder that cannot be searched
+        raise DabenchError(f"{option} {path}: {exc.strerror or exc}; {fix}") from None
+    if path.is_dir():
+        raise DabenchError(f"{option} {path}: a folder, not a file; {fix}")
+    if path.exists() and not path.is_file():
+        raise DabenchError(f"{option} {path}: not a regular file (a device, pipe or socket), which writing would "
+                           f"replace; {fix}")
+    ancestor = path.parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DabenchError(f"{option} {path}: {ancestor} is a file, so nothing can be written under it; {fix}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DabenchError(f"{option} {path}: the file is read-only; {fix}, or make it writable")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise DabenchError(f"{option} {path}: {ancestor} is not writable ({exc.strerror or exc}); {fix}") from None
+    return path

@@ -3,6 +3,7 @@ checksum) and the SQLite index built from them, which follows the folders and ca
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sqlite3
@@ -13,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from dabench.errors import DabenchError
 from dabench.store import atomic, paths
 
 DONE = "done"
@@ -171,11 +173,52 @@ def _stamp(folder: Path) -> str | None:
 
 
 def _open(path: Path) -> sqlite3.Connection:
+    """The index, made with its tables if new; an index this call made and could not finish (a full disk)
+    is removed again, so that no empty file is left to be taken for an index."""
+    existed = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=60)
-    for statement in SCHEMA:
-        connection.execute(statement)
+    try:
+        for statement in SCHEMA:
+            connection.execute(statement)
+    except sqlite3.Error:
+        connection.close()
+        if not existed:
+            _remove_index_file(path)
+        raise
     return connection
+
+
+def _remove_index_file(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+
+
+# SQLite's primary result codes that mean "this index cannot be written here" (not "it is damaged")
+_UNWRITABLE_CODES = {3: "permission denied", 8: "read-only", 13: "no space left", 14: "cannot be opened for writing"}
+
+
+class IndexUnwritable(Exception):
+    """The index cannot be brought up to date here (a read-only home, a full disk); ``why`` says which."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _unwritable(exc: BaseException) -> str | None:
+    if atomic.is_no_space(exc):
+        return f"no space left in {paths.home()}"
+    if isinstance(exc, sqlite3.Error):
+        return _UNWRITABLE_CODES.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, *atomic.NO_SPACE_ERRNOS):
+        return exc.strerror or str(exc)
+    return None
+
+
+def _index_room(result: dict[str, Any]) -> int:
+    """About what indexing ``result`` adds: its JSON twice (row and journal) and a few pages."""
+    return 2 * len(json.dumps(result)) + 16_384
 
 
 def _row(run_id: str, result: dict[str, Any]) -> list[Any]:
@@ -187,13 +230,20 @@ def _row(run_id: str, result: dict[str, Any]) -> list[Any]:
 def index_result(result: dict[str, Any]) -> None:
     """Insert or replace one just-finished run in the index (a run id appears at most once)."""
     folder = run_dir(result["run_id"])
-    connection = _open(paths.index_path())
-    with connection:
-        connection.execute(INSERT, _row(folder.name, result))
-        stamp = _stamp(folder)
-        if stamp is not None:
-            connection.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, 1)", (folder.name, stamp))
-    connection.close()
+    try:
+        with atomic.space_checked(paths.home(), _index_room(result)):
+            connection = _open(paths.index_path())
+            try:
+                with connection:
+                    connection.execute(INSERT, _row(folder.name, result))
+                    stamp = _stamp(folder)
+                    if stamp is not None:
+                        connection.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, 1)", (folder.name, stamp))
+            finally:
+                connection.close()
+    except DabenchError as exc:  # the run itself is saved; the index is a cache the next report brings up to date
+        print(f"dabench: warning: run {folder.name} is finished and saved in {folder}, but the index could not "
+              f"take it ({exc})", file=sys.stderr)
 
 
 def forget(run_id: str) -> None:
@@ -201,11 +251,14 @@ def forget(run_id: str) -> None:
     path = paths.index_path()
     if not path.exists():
         return
-    connection = _open(path)
-    with connection:
-        connection.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-        connection.execute("DELETE FROM folders WHERE run_id = ?", (run_id,))
-    connection.close()
+    with atomic.space_checked(paths.home(), 16_384):
+        connection = _open(path)
+        try:
+            with connection:
+                connection.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+                connection.execute("DELETE FROM folders WHERE run_id = ?", (run_id,))
+        finally:
+            connection.close()
 
 
 def _reconcile(connection: sqlite3.Connection, root: Path) -> int:
@@ -236,14 +289,20 @@ def _reconcile(connection: sqlite3.Connection, root: Path) -> int:
 
 
 def reconcile_index() -> int:
-    """Update results.sqlite from runs/ where they differ (rebuilt from scratch if it is unreadable)."""
+    """Update results.sqlite from runs/ where they differ (rebuilt from scratch if it is unreadable);
+    :class:`IndexUnwritable` when it cannot be written here (a read-only home, a full disk)."""
     try:
         connection = _open(paths.index_path())
         try:
             return _reconcile(connection, paths.runs_dir())
         finally:
             connection.close()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.Error, OSError) as exc:
+        why = _unwritable(exc)
+        if why is not None:
+            raise IndexUnwritable(why) from exc
+        if not isinstance(exc, sqlite3.DatabaseError):
+            raise
         print(f"dabench: warning: {paths.index_path()} is unreadable ({exc}); rebuilding it from "
               f"{paths.runs_dir()}", file=sys.stderr)
         return rebuild_index()
@@ -255,24 +314,44 @@ def rebuild_index() -> int:
     path = paths.index_path()
     tmp = path.with_name(path.name + ".rebuild")
     tmp.unlink(missing_ok=True)
-    connection = _open(tmp)
     try:
-        _reconcile(connection, paths.runs_dir())
-        count = connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-    finally:
-        connection.close()
+        with atomic.space_checked(paths.home(), lambda: _runs_json_size(paths.runs_dir())):
+            connection = _open(tmp)
+            try:
+                _reconcile(connection, paths.runs_dir())
+                count = connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            finally:
+                connection.close()
+    except BaseException:
+        _remove_index_file(tmp)
+        raise
     tmp.replace(path)
     return count
 
 
+def _runs_json_size(root: Path) -> int:
+    """About the room an index of every run under ``root`` takes: their result.json sizes, twice."""
+    return 2 * sum((folder / RESULT).stat().st_size for folder in _run_folders(root) if (folder / RESULT).exists())
+
+
 def load_results() -> list[dict[str, Any]]:
     """Every finished, intact run's full result, from the index once it matches the run folders (a run made
-    before results recorded ``finished_at`` gets its done marker's mtime as that)."""
-    reconcile_index()
-    connection = _open(paths.index_path())
-    rows = connection.execute("SELECT runs.result, folders.stamp FROM runs LEFT JOIN folders USING (run_id) "
-                              "ORDER BY runs.method, runs.pair, runs.seed").fetchall()
-    connection.close()
+    before results recorded ``finished_at`` gets its done marker's mtime as that).
+
+    A home that cannot be written (a read-only archive of someone's runs, a full disk) is read without
+    writing: from its index if that matches the folders, else from the folders themselves (slower: each is
+    verified), with one note on stderr saying so."""
+    try:
+        reconcile_index()
+        connection = _open(paths.index_path())
+        try:
+            rows = _index_rows(connection)
+        finally:
+            connection.close()
+    except IndexUnwritable as exc:
+        rows = _current_index_rows_read_only()
+        if rows is None:
+            return _read_folders(exc.why)
     records = []
     for text, stamp in rows:
         record = json.loads(text)
@@ -281,3 +360,78 @@ def load_results() -> list[dict[str, Any]]:
             record["finished_at"] = datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat(timespec="seconds")
         records.append(record)
     return records
+
+
+def _index_rows(connection: sqlite3.Connection) -> list[tuple[str, str | None]]:
+    return connection.execute("SELECT runs.result, folders.stamp FROM runs LEFT JOIN folders USING (run_id) "
+                              "ORDER BY runs.method, runs.pair, runs.seed").fetchall()
+
+
+def _current_index_rows_read_only() -> list[tuple[str, str | None]] | None:
+    """The index's rows, opened read-only, when it matches every run folder (nothing to reconcile); None when
+    it is missing, unreadable or out of date."""
+    path = paths.index_path()
+    if not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        try:
+            seen = dict(connection.execute("SELECT run_id, stamp FROM folders").fetchall())
+            stamps = {f.name: stamp for f in _run_folders(paths.runs_dir()) if (stamp := _stamp(f)) is not None}
+            indexed = {row[0] for row in connection.execute("SELECT run_id FROM runs")}
+            if seen != stamps or not indexed <= set(stamps):
+                return None
+            return _index_rows(connection)
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+
+
+def _read_folders(why: str) -> list[dict[str, Any]]:
+    """Every finished, intact run read from its folder (no index), in the index's order."""
+    root = paths.runs_dir()
+    _say_once(f"dabench: note: the index {paths.index_path()} cannot be updated ({why}); reading the run folders "
+              f"under {root} directly, writing nothing")
+    records = []
+    for folder in _run_folders(root):
+        result = read_done(folder)
+        if result is None:
+            continue
+        if "finished_at" not in result:
+            result["finished_at"] = datetime.fromtimestamp((folder / DONE).stat().st_mtime, UTC).isoformat(
+                timespec="seconds")
+        records.append(result)
+    return sorted(records, key=lambda r: (r.get("method") or "", r.get("pair") or "", r.get("seed") or 0))
+
+
+def _say_once(line: str) -> None:
+    if ("", line) not in _warned:
+        _warned.add(("", line))
+        print(line, file=sys.stderr)
+
+
+# ---- searches ------------------------------------------------------------------------------------
+def record_search(run_ids: list[str]) -> Path:
+    """Remember that these runs are the points of one hyperparameter search (sweep --grid/--random), so that
+    `report search` lists them and no other run; the file is named by its content, so a resumed sweep
+    rewrites the same one."""
+    ids = sorted(set(run_ids))
+    path = paths.searches_dir() / f"{atomic.sha256_json(ids)[:16]}.json"
+    if not path.exists():
+        atomic.write_json(path, {"run_ids": ids})
+    return path
+
+
+def search_run_ids() -> set[str]:
+    """Every run id any recorded search holds (an unreadable record is named on stderr and skipped)."""
+    ids: set[str] = set()
+    folder = paths.searches_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            listed = json.loads(path.read_text())["run_ids"]
+            ids.update(str(run_id) for run_id in listed)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"dabench: warning: search record {path} is unreadable ({type(exc).__name__}); skipped",
+                  file=sys.stderr)
+    return ids

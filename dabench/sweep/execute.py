@@ -145,28 +145,31 @@ def run_sweep(requests: list[RunRequest], launcher: str = "local", workers: int 
          + (f", {tally['failed']} failed before (skipped; --retry-failed reruns them)"
             if tally["failed"] and not retry_failed else "")
          + (f", {tally['running']} running in another process" if tally["running"] else ""))
+    record_searches(requests)
     failed_now: list[str] = []
     busy: list[str] = []
     finished = 0
     by_id = {request.run_id: request for request in todo}
+    names = point_labels(requests)
 
     def on_outcome(outcome: Outcome) -> None:
         nonlocal finished
         finished += 1
         request = by_id[outcome.run_id]
         prefix = f"[{finished}/{len(todo)}]"
+        label = names[request.run_id]
         if outcome.busy:
-            busy.append(request.label)
-            echo(f"{prefix} skipped {request.label}: {outcome.error}")
+            busy.append(label)
+            echo(f"{prefix} skipped {label}: {outcome.error}")
         elif outcome.ok:
             record_success(outcome)
             result = outcome.result or {}
-            echo(f"{prefix} done {request.label}: accuracy {100 * result['accuracy']:.2f}% "
+            echo(f"{prefix} done {label}: accuracy {100 * result['accuracy']:.2f}% "
                  f"({result.get('seconds', 0):.1f} s on {result.get('device')})")
         else:
             record_failure(outcome)
-            failed_now.append(request.label)
-            echo(f"{prefix} FAILED {request.label} (run {request.run_id}): {outcome.error}")
+            failed_now.append(label)
+            echo(f"{prefix} FAILED {label} (run {request.run_id}): {outcome.error}")
 
     if todo:
         launch(launcher, todo, device, workers, on_outcome, ray_address)
@@ -174,6 +177,36 @@ def run_sweep(requests: list[RunRequest], launcher: str = "local", workers: int 
     summary = Summary(final, len(todo), failed_now, busy)
     echo(format_status(final, "sweep finished:"))
     return summary
+
+
+def _points(requests: list[RunRequest]) -> dict[str, tuple[str, ...]]:
+    """Per run id, the settings that tell its run apart from the others of its (method, pair, seed) in this
+    sweep: its search point (--grid/--random); () for a run that is the only one of its (method, pair, seed)."""
+    groups: dict[str, list[RunRequest]] = {}
+    for request in requests:
+        groups.setdefault(request.label, []).append(request)
+    points = {}
+    for group in groups.values():
+        shared = set.intersection(*(set(request.sets) for request in group)) if len(group) > 1 else None
+        for request in group:
+            points[request.run_id] = () if shared is None else tuple(s for s in request.sets if s not in shared)
+    return points
+
+
+def point_labels(requests: list[RunRequest]) -> dict[str, str]:
+    """Each run's progress label: ``tent a:b seed 0``, with its grid point when the sweep holds several runs of
+    that (method, pair, seed): ``tent a:b seed 0 [lr=0.01, epochs=5]``."""
+    points = _points(requests)
+    return {r.run_id: r.label + (f" [{', '.join(points[r.run_id])}]" if points[r.run_id] else "") for r in requests}
+
+
+def record_searches(requests: list[RunRequest]) -> None:
+    """A sweep with several settings of one (method, pair, seed) is a search: its runs are recorded as one
+    (dabench.store.results.record_search), so that `report search` lists them and no run made outside it."""
+    points = _points(requests)
+    searched = [request.run_id for request in requests if points[request.run_id]]
+    if searched:
+        results.record_search(searched)
 
 
 def launch(launcher: str, requests: list[RunRequest], device: str, workers: int | None,

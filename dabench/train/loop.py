@@ -8,6 +8,7 @@ pretraining all train through it (docs/architecture.md)."""
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dabench.errors import DabenchError
 from dabench.store.checkpoint import Checkpointer
 from dabench.store.progress import epochs as epoch_lines
 from dabench.store.progress import note
@@ -28,6 +30,16 @@ Decay = Callable[[int, int], float]  # (step, total steps) -> lr factor
 
 def constant(step: int, total: int) -> float:
     return 1.0
+
+
+class Diverged(DabenchError):
+    """The loss went NaN or inf: training cannot go on, and what it made must not be scored."""
+
+    def __init__(self, stage: str, epoch: int, epochs: int, loss: float) -> None:
+        self.stage, self.epoch, self.loss = stage, epoch, loss
+        super().__init__(f"{stage} epoch {epoch + 1}/{epochs}: the mean loss is {loss} (a step's loss was NaN or "
+                         "inf), so the training diverged; the run ends here as failed and no report ranks it. "
+                         "Lower the learning rate (--set lr=...) or check the loss for a log of 0 or a division by 0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +150,8 @@ def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer
     training's share of the split that is not held out).
 
     A step never waits for the GPU: random draws reach the device asynchronously, the loss is summed on the
-    device, and the host reads it once per epoch.
+    device, and the host reads it once per epoch. A sum that is NaN or inf then (some step's loss was) raises
+    :class:`Diverged` before the epoch is checkpointed or scored: the run fails, and no report ranks it.
     """
     count = len(images) if indices is None else len(indices)
     batch_size = min(schedule.batch_size, count)
@@ -168,6 +181,8 @@ def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer
                 loss_sum += loss.detach().float()
                 step_count += 1
             losses.append(loss_sum.item() / steps_per_epoch)  # one host-device sync per epoch
+            if not math.isfinite(losses[-1]):  # one NaN or inf step makes the epoch's sum so: no per-step check
+                raise Diverged(stage, epoch, schedule.epochs, losses[-1])
             note(loss=losses[-1])
         step.after_epoch(model, epoch)
         if session.on_epoch_end is not None:

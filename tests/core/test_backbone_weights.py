@@ -130,17 +130,27 @@ def test_a_truncated_file_is_named_so(tmp_path, imagenet_state, legacy, why) -> 
     assert str(info.value) == f"backbone_weights {path} cannot be read: {why}"
 
 
-def test_bad_weights_stop_the_run_at_plan_time_with_nothing_written(tmp_path, fresh_home, capsys) -> None:
+@pytest.mark.parametrize("make, sets, message", [
+    (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\n"), ("backbone_weights={w}",),
+     "backbone_weights {w} is a Git LFS pointer (43 bytes of text)"),
+    (lambda p: _save(p, {"epoch": 3}), ("backbone_weights={w}",), "backbone_weights {w} holds no state dict"),
+    (lambda p: _save(p, {"conv.weight": torch.zeros(8, 3, 3, 3)}), ("backbone_weights={w}",),
+     "backbone_weights {w} is not a ResNet-18 state dict: missing conv1.weight, bn1.weight, bn1.bias; "
+     "unexpected conv.weight (of 1 keys in the file, 120 in ResNet-18)"),
+    (lambda p: None, ("source.init=weights",), "source.init=weights needs a weights file"),
+])
+def test_bad_weights_stop_the_run_at_plan_time_with_nothing_written(tmp_path, fresh_home, capsys, make, sets,
+                                                                     message) -> None:
     from dabench.cli import main
 
-    pointer = tmp_path / "resnet18.pth"
-    pointer.write_text("version https://git-lfs.github.com/spec/v1\n")
+    weights = tmp_path / "resnet18.pth"
+    make(weights)
+    args = [part.format(w=weights) for s in sets for part in ("--set", s)]
     with pytest.raises(SystemExit) as info:
-        main(["run", "--method", "source_only", "--pair", PAIR, "--backbone", "resnet18", "--device", "cpu",
-              "--set", f"backbone_weights={pointer}"])
+        main(["run", "--method", "source_only", "--pair", PAIR, "--backbone", "resnet18", "--device", "cpu", *args])
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"dabench: error: backbone_weights {pointer} is a Git LFS pointer (43 bytes of text)")
+    assert err.startswith(f"dabench: error: {message.format(w=weights)}")
     assert not (fresh_home / "runs").exists() or not any((fresh_home / "runs").iterdir())
     assert not (fresh_home / "cache").exists()
 

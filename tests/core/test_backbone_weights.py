@@ -183,3 +183,26 @@ def test_the_weights_content_names_the_run(tmp_path, registry, imagenet_state) -
     second = plan_run(registry, "source_only", PAIR, backbone="resnet18", sets=(f"backbone_weights={weights}",))
     assert second.run_id != first.run_id
     assert second.config["backbone_weights"] == first.config["backbone_weights"] == str(weights.resolve())
+
+
+def test_a_run_from_weights_records_them_and_says_what_it_loaded(tmp_path, fresh_home, registry,
+                                                                   imagenet_state) -> None:
+    """End to end on 120 generated faces: the source model starts from the file (source.init=weights), the
+    run log says what was read and dropped, result.json has the normalisation in numbers and the file's sha256."""
+    from dabench.run.execute import execute
+
+    weights = _save(tmp_path / "resnet18_msceleb.pth", {"state_dict": {f"module.{k}": v for k, v in imagenet_state.items()}})
+    sets = (f"backbone_weights={weights}", "image_size=32", "source.epochs=1", "data.source.n_train=120",
+            "data.source.n_test=40", "data.target.n_train=120", "data.target.n_test=40")
+    plan = plan_run(registry, "source_only", PAIR, backbone="resnet18", sets=sets)
+    result = execute(plan, registry, device_name="cpu")
+    assert result["normalization"] == {"name": "imagenet", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    assert result["backbone_weights"] == {"path": str(weights.resolve()),
+                                          "sha256": plan.config["backbone_weights_sha256"]}
+    assert result["source_model"]["init"] == "weights"
+    log = (fresh_home / "runs" / plan.run_id / "log.txt").read_text()
+    for line in ("backbone_weights: weights read from the checkpoint's 'state_dict' entry",
+                 "backbone_weights: prefix 'module.' removed from every key",
+                 "backbone_weights: classifier head dropped (fc.bias (1000,), fc.weight (1000, 512))",
+                 "backbone_weights: 120 tensors loaded into ResNet-18 from resnet18_msceleb.pth"):
+        assert line in log

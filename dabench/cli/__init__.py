@@ -12,6 +12,7 @@ import click
 
 from dabench.cli.data import data_group
 from dabench.cli.listing import list_, method_group, plugins
+from dabench.cli.presets import preset_group
 from dabench.cli.report import report_group
 from dabench.cli.run import run
 from dabench.cli.scaffold import new_plugin
@@ -42,8 +43,8 @@ def cli(debug: bool) -> None:
     """Benchmark source-free domain adaptation for facial expression recognition."""
 
 
-for _command in (run, sweep, status, report_group, list_, plugins, method_group, source_group, data_group,
-                 new_plugin):
+for _command in (run, sweep, status, report_group, list_, plugins, method_group, preset_group, source_group,
+                 data_group, new_plugin):
     cli.add_command(_command)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dabench.cli.data import data_root_option
+from dabench.cli.presets import estimate_option, preset_option
 from dabench.host.registry import get_registry
 from dabench.store import paths, results
 
@@ -30,17 +31,30 @@ JSON_FIELDS = ("run_id", "method", "pair", "seed", "accuracy", "macro_f1", "per_
 @click.option("--rerun-changed", is_flag=True,
               help="Rerun a finished run whose method's code has changed since (else it is reused, with a warning).")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the result.")
+@preset_option
+@click.option("--dry-run", is_flag=True, help="Plan the run and print each stage's image passes and estimated time; "
+              "run nothing.")
+@estimate_option
 @data_root_option
 def run(method: str, pair: str, seed: int, backbone: str | None, config_files: tuple[Path, ...],
         sets: tuple[str, ...], device: str, source_model: Path | None, force: bool, rerun_changed: bool,
-        as_json: bool) -> None:
+        as_json: bool, preset: str | None, dry_run: bool, estimate_for: str | None) -> None:
     """Adapt one source model to one target with one method and score it on the target test split."""
     from dabench.run.execute import execute
     from dabench.run.plan import plan_run
+    from dabench.settings.presets import override_lines
 
     paths.check_home()
     registry = get_registry()
-    plan = plan_run(registry, method, pair, seed, backbone, config_files, sets, source_model)
+    plan = plan_run(registry, method, pair, seed, backbone, config_files, sets, source_model, preset=preset)
+    for line in override_lines(plan.config.get("preset")):
+        click.echo(f"dabench: {line}", err=True)
+    if dry_run:
+        from dabench.cli.presets import resolve_profile
+        from dabench.run.estimate import cost_report
+
+        click.echo(cost_report([plan], registry, resolve_profile(estimate_for, device)))
+        return
     folder = results.run_dir(plan.run_id)
     finished = None if force else results.read_done(folder)
     if finished is not None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dabench.cli.presets import preset_option
 from dabench.errors import DabenchError
 from dabench.host.registry import Registry, get_registry
 from dabench.store import paths
@@ -35,8 +36,9 @@ def source_group() -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="With --pair: a run setting, as for `dabench run` (e.g. --set source.epochs=10).")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@preset_option
 def source_train(dataset: str | None, pair: str | None, backbone: str | None, seed: int, image_size: int | None,
-                 config_files: tuple[Path, ...], sets: tuple[str, ...], device: str) -> None:
+                 config_files: tuple[Path, ...], sets: tuple[str, ...], device: str, preset: str | None) -> None:
     """Train (or find in the cache) a source model: of a dataset on its canonical classes (--dataset), or
     the one a run of a pair uses, on the classes both sides share (--pair; fer2013:ckplus has 6)."""
     from dabench.run.source_model import artifact_folder, fetch_source_model, with_data_key
@@ -48,12 +50,12 @@ def source_train(dataset: str | None, pair: str | None, backbone: str | None, se
         raise DabenchError("give one of --dataset NAME (all of its classes) or --pair SOURCE:TARGET (the pair's "
                            "shared classes, the source model `dabench run` on that pair uses)")
     if pair is not None:
-        spec = _pair_source_spec(registry, pair, seed, backbone, image_size, config_files, sets)
+        spec = _pair_source_spec(registry, pair, seed, backbone, image_size, config_files, sets, preset)
     else:
         if config_files or sets:
             raise DabenchError("-c and --set go with --pair (they are run settings, resolved as `dabench run` "
                                "resolves them); with --dataset use --backbone, --seed and --image-size")
-        spec = _dataset_source_spec(registry, dataset, seed, backbone, image_size)
+        spec = _dataset_source_spec(registry, dataset, seed, backbone, image_size, preset)
     spec = with_data_key(spec, registry)
     fetched = fetch_source_model(spec, registry, resolve_device(device))
     meta = fetched.value[1]
@@ -65,26 +67,32 @@ def source_train(dataset: str | None, pair: str | None, backbone: str | None, se
 
 
 def _dataset_source_spec(registry: Registry, dataset: str, seed: int, backbone: str | None,
-                         image_size: int | None) -> SourceSpec:
+                         image_size: int | None, preset: str | None = None) -> SourceSpec:
+    """With --preset: its backbone, image size and source recipe (an explicit --backbone / --image-size wins)."""
     import dataclasses
 
     from dabench.labels import CANONICAL_CLASSES
     from dabench.run.source_model import SourceSpec
+    from dabench.settings import presets
+    from dabench.settings.config import build_dataclass
     from dabench.train.supervised import SupervisedRecipe
 
     ds = registry.dataset(dataset)
-    backbone = backbone or ds.default_backbone
-    size = image_size or registry.backbone(backbone).default_image_size or ds.native_size
+    layer = presets.load(preset).settings if preset is not None else {}
+    backbone = backbone or layer.get("backbone") or ds.default_backbone
+    size = image_size or layer.get("image_size") or registry.backbone(backbone).default_image_size or ds.native_size
+    recipe = build_dataclass(SupervisedRecipe, {**dataclasses.asdict(SupervisedRecipe()), **layer.get("source", {})},
+                             f"source recipe of preset {preset}")
     classes = tuple(name for name in CANONICAL_CLASSES if name in ds.classes)
-    return SourceSpec(ds.id, classes, backbone, size, dataclasses.asdict(SupervisedRecipe()), seed, {})
+    return SourceSpec(ds.id, classes, backbone, size, dataclasses.asdict(recipe), seed, {})
 
 
 def _pair_source_spec(registry: Registry, pair: str, seed: int, backbone: str | None, image_size: int | None,
-                      config_files: tuple[Path, ...], sets: tuple[str, ...]) -> SourceSpec:
+                      config_files: tuple[Path, ...], sets: tuple[str, ...], preset: str | None = None) -> SourceSpec:
     """The SourceSpec a `dabench run` of ``pair`` uses: its config resolved by the run's own plan_run
     (for source_only, whose run settings are the defaults), then the run's own source_spec."""
     from dabench.run.plan import plan_run, source_spec
 
     if image_size is not None:
         sets = (*sets, f"image_size={image_size}")
-    return source_spec(plan_run(registry, "source_only", pair, seed, backbone, config_files, sets))
+    return source_spec(plan_run(registry, "source_only", pair, seed, backbone, config_files, sets, preset=preset))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dabench.cli.data import data_root_option
+from dabench.cli.presets import estimate_option, preset_option
 from dabench.errors import DabenchError
 from dabench.host.registry import get_registry
 from dabench.store import paths
@@ -30,6 +31,7 @@ def _selection_options(function):
         click.option("--random", "trials", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Search: N draws from the --grid values instead of every combination, seeded per "
                           "(method, key, trial)."),
+        preset_option,
     ]
     for option in reversed(options):
         function = option(function)
@@ -37,6 +39,10 @@ def _selection_options(function):
 
 
 def _sweep_requests(selection: dict) -> list:
+    return [request for _, request in _sweep_plans(selection)]
+
+
+def _sweep_plans(selection: dict) -> list:
     from dabench.sweep import plan as sweeps
 
     registry = get_registry()
@@ -45,18 +51,19 @@ def _sweep_requests(selection: dict) -> list:
     pairs = list(registry.suite(selection["suite"]).pairs) if selection["suite"] else sweeps.split_list(selection["pairs"])
     planned = sweeps.plan_sweep(registry, sweeps.split_list(selection["methods"]), pairs,
                                 sweeps.parse_seeds(selection["seeds"]), selection["backbone"], tuple(selection["sets"]),
-                                grid=tuple(selection.get("grid", ())), trials=selection.get("trials") or 0)
-    return [request for _, request in planned]
+                                grid=tuple(selection.get("grid", ())), trials=selection.get("trials") or 0,
+                                preset=selection.get("preset"))
+    return planned
 
 
-def _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid=(), trials=None) -> dict:
+def _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid=(), trials=None, preset=None) -> dict:
     from dabench.sweep import plan as sweeps
 
     if trials and not grid:
         raise DabenchError("--random N draws from the values of --grid KEY=V1,V2; give at least one --grid")
     file_sets = [s for path in config_files for s in sweeps.file_as_sets(path)]
     return {"suite": suite, "pairs": pairs, "methods": methods, "seeds": seeds, "backbone": backbone,
-            "sets": file_sets + list(sets), "grid": list(grid), "trials": trials}
+            "sets": file_sets + list(sets), "grid": list(grid), "trials": trials, "preset": preset}
 
 
 @click.command("sweep")
@@ -68,22 +75,29 @@ def _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid=
 @click.option("--retry-failed", is_flag=True, help="Rerun the runs that failed before (else they are skipped).")
 @click.option("--rerun-changed", is_flag=True,
               help="Rerun the finished runs whose method's code has changed since (else they are kept, with a warning).")
-@click.option("--dry-run", is_flag=True, help="Show what is done, running, failed and pending; run nothing.")
+@click.option("--dry-run", is_flag=True, help="Show what is done, running, failed and pending, and per run and stage "
+              "the image passes and estimated time; run nothing.")
+@estimate_option
 @data_root_option
 @click.option("--ray-address", default="auto", show_default=True,
               help="ray: the cluster to join ('auto': the one `ray start` made here, else a new local one).")
-def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, launcher, workers, device,
-          retry_failed, rerun_changed, dry_run, ray_address) -> None:
+def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, preset, launcher, workers, device,
+          retry_failed, rerun_changed, dry_run, estimate_for, ray_address) -> None:
     """Run methods x pairs x seeds. Finished runs are skipped, interrupted ones resume, failed ones are
     reported (and rerun with --retry-failed); exits 1 unless every run ends done (some failed, or are
     still running elsewhere, or were left interrupted), with a line saying which."""
     from dabench.sweep import execute as sweeps
 
     paths.check_home()
-    selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials)
-    requests = _with_changed(_sweep_requests(selection), rerun_changed, dry_run)
+    selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, preset)
+    planned = _sweep_plans(selection)
+    requests = _with_changed([request for _, request in planned], rerun_changed, dry_run)
     if dry_run:
+        from dabench.cli.presets import resolve_profile
+        from dabench.run.estimate import cost_report
+
         click.echo(sweeps.format_status(sweeps.sweep_status(requests), "dry run, nothing started:"))
+        click.echo(cost_report([plan for plan, _ in planned], get_registry(), resolve_profile(estimate_for, device)))
         return
     sweeps.save_selection(selection)
     summary = sweeps.run_sweep(requests, launcher, workers, device, retry_failed, ray_address, echo=click.echo)
@@ -133,18 +147,22 @@ def _with_changed(requests: list, rerun_changed: bool, dry_run: bool) -> list:
 
 @click.command("status")
 @_selection_options
-def status(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials) -> None:
+def status(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, preset) -> None:
     """Done / running / failed / interrupted / pending runs of a sweep (by default the last one started
     with this DABENCH_HOME), with each failed run's error."""
     from dabench.sweep import execute as sweeps
 
     if suite or pairs or methods:
-        selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials)
+        selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, preset)
     else:
         selection = sweeps.load_selection()
     if selection is None:
         click.echo(sweeps.format_status(sweeps.folder_entries(), f"every run folder in {paths.runs_dir()}:"))
         return
     what = selection["suite"] or selection["pairs"]
-    click.echo(sweeps.format_status(sweeps.sweep_status(_sweep_requests(selection)),
-                                    f"sweep {selection['methods']} on {what}, seeds {selection['seeds']}:"))
+    entries = sweeps.sweep_status(_sweep_requests(selection))
+    click.echo(sweeps.format_status(entries, f"sweep {selection['methods']} on {what}, seeds {selection['seeds']}:"))
+    from dabench.sweep.launchers.attempts import status_lines
+
+    for line in status_lines(entries):  # runs of a Ray sweep that lost their node: where, and where they went on
+        click.echo(line)

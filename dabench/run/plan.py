@@ -17,6 +17,7 @@ from dabench.models import check_image_size
 from dabench.run.source_model import SourceSpec, inspect_source_file
 from dabench.run.start import normalization_of, resolve_start
 from dabench.settings import config as cfg
+from dabench.settings import presets
 from dabench.store import atomic, paths
 from dabench.train.distil import DistilRecipe
 from dabench.train.ssl import SSLRecipe, check_backbone
@@ -45,15 +46,16 @@ def default_backbone(registry: Registry, pair: Pair) -> str:
 
 def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone: str | None = None,
              config_files: tuple[Path, ...] = (), sets: tuple[str, ...] = (),
-             source_model: Path | None = None) -> RunPlan:
-    """Resolve defaults <- method per-pair YAML <- files <- --set, and check every key and value."""
+             source_model: Path | None = None, preset: str | None = None) -> RunPlan:
+    """Resolve defaults <- method per-pair YAML <- preset <- files <- --set, and check every key and value."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise DabenchError(f"seed must be an integer in 0..{MAX_SEED} (NumPy's seed range), got {seed!r}")
     method_cls = registry.method(method)
     parsed_pair = registry.pair(pair)
     hparam_defaults = method_cls.hparam_defaults()
+    chosen = presets.load(preset) if preset is not None else None
     layered, user_changes, standard = _layered_config(registry, method_cls, hparam_defaults, parsed_pair, config_files,
-                                                      sets, backbone)
+                                                      sets, backbone, chosen)
     resolved = _resolve_sizes(registry, parsed_pair, layered)
     if resolved["backbone_weights"]:  # a file is the same run from any working directory
         resolved["backbone_weights"] = str(Path(resolved["backbone_weights"]).expanduser().resolve())
@@ -88,6 +90,9 @@ def plan_run(registry: Registry, method: str, pair: str, seed: int = 0, backbone
     data_files = data_identities(registry, parsed_pair, with_source=source_file is None)
     if any(data_files.values()):  # generated data is named by its generator's version (in splits) alone
         config["data_files"] = data_files
+    if chosen is not None:  # its name and version in the run id; a -c/--set that contradicts it is listed
+        config["preset"] = presets.record(chosen, method_cls.id, str(parsed_pair), user_changes)
+        config["variant"] = presets.variant_label(config["preset"], config["variant"])
     return RunPlan(method_cls, parsed_pair, seed, classes, config, hparams, atomic.sha256_json(config)[:16],
                    source_file)
 
@@ -112,7 +117,8 @@ def source_spec(plan: RunPlan, data_key: str = "") -> SourceSpec:
 
 def _layered_config(registry: Registry, method_cls: type[Method], hparam_defaults: dict[str, Any], pair: Pair,
                     config_files: tuple[Path, ...], sets: tuple[str, ...],
-                    backbone: str | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                    backbone: str | None, preset: presets.Preset | None = None,
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(the run settings and hyperparameters with every layer merged in, what the user changed on top of the
     defaults (it names the variant), this pair's default run with its sizes resolved)."""
     clash = sorted(set(hparam_defaults) & set(cfg.RUN_DEFAULTS))
@@ -124,6 +130,10 @@ def _layered_config(registry: Registry, method_cls: type[Method], hparam_default
     user_changes: dict[str, Any] = {}
     cfg.check_against(defaults, overrides)
     defaults = cfg.deep_merge(defaults, overrides)
+    if preset is not None:  # a reference's recipe: over the method's YAML, under -c and --set
+        preset_layer = preset.layer(method_cls.id, str(pair))
+        cfg.check_against(defaults, preset_layer)
+        defaults = cfg.deep_merge(defaults, preset_layer)
     standard = _resolve_sizes(registry, pair, copy.deepcopy(defaults))  # this pair's default run
     standard["init"] = standard["init"] or method_cls.inits[0]
     for layer in [*(cfg.load_file(path) for path in config_files), *(cfg.parse_set(s) for s in sets)]:
@@ -180,8 +190,16 @@ def data_identities(registry: Registry, pair: Pair, with_source: bool = True) ->
     command on another copy of a dataset with other files is another run, never the old one reused."""
     identities: dict[str, str | None] = {}
     for side in ("source", "target"):
-        folder = paths.dataset_folder(registry.dataset(getattr(pair, side))) if with_source or side == "target" else None
-        identities[side] = folder_identity(folder) if folder is not None else None
+        dataset = registry.dataset(getattr(pair, side))
+        if dataset.generated or (side == "source" and not with_source):
+            identities[side] = None
+            continue
+        try:
+            folder = paths.dataset_folder(dataset)
+        except DabenchError:  # planned without its data (a dry run, a listing); preparing it says what is missing
+            identities[side] = "folder not found"
+            continue
+        identities[side] = folder_identity(folder)
     return identities
 
 

@@ -26,6 +26,7 @@ class RunRequest:
     sets: tuple[str, ...]
     run_id: str
     force: bool = False  # rerun it even if done (sweep --rerun-changed: its method's code changed since)
+    preset: str | None = None  # --preset NAME: a reference's recipe layered under the sets
 
     @property
     def label(self) -> str:
@@ -53,7 +54,7 @@ def split_list(text: str | None) -> list[str]:
 def plan_sweep(registry: Registry, methods: list[str], pairs: list[str], seeds: list[int],
                backbone: str | None = None, sets: tuple[str, ...] = (),
                config_files: tuple[Path, ...] = (), grid: tuple[str, ...] = (),
-               trials: int = 0) -> list[tuple[RunPlan, RunRequest]]:
+               trials: int = 0, preset: str | None = None) -> list[tuple[RunPlan, RunRequest]]:
     """Every (method, pair, seed, search point) planned and checked before anything runs; all bad names in
     one error.
 
@@ -81,9 +82,9 @@ def plan_sweep(registry: Registry, methods: list[str], pairs: list[str], seeds: 
                 chosen = per_method[name] + point
                 for pair in pairs:
                     for seed in seeds:
-                        plan = plan_run(registry, name, pair, seed, backbone, (), chosen)
+                        plan = plan_run(registry, name, pair, seed, backbone, (), chosen, preset=preset)
                         planned.append((plan, RunRequest(plan.method.id, str(plan.pair), seed, backbone, chosen,
-                                                         plan.run_id)))
+                                                         plan.run_id, preset=preset)))
     return planned
 
 

@@ -36,7 +36,8 @@ def execute_request(request: RunRequest, device: str = "auto", registry: Registr
     config = None
     try:
         registry = registry or get_registry()
-        plan = plan_run(registry, request.method, request.pair, request.seed, request.backbone, (), request.sets)
+        plan = plan_run(registry, request.method, request.pair, request.seed, request.backbone, (), request.sets,
+                        preset=request.preset)
         config = plan.config
         if plan.run_id != request.run_id:
             raise DabenchError(f"this worker resolves {request.label} to run {plan.run_id}, the driver to "

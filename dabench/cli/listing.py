@@ -63,17 +63,29 @@ def summary_of(text: str, width: int = SUMMARY_WIDTH) -> str:
     paragraph = " ".join(text.strip().split("\n\n")[0].split())
     if len(paragraph) <= width:
         return paragraph
-    depth, sentence_end, word_end = 0, 0, 0
-    for index, char in enumerate(paragraph[:width]):
+    depth, sentence_end, word_end, any_word_end = 0, 0, 0, 0
+    for index, char in enumerate(paragraph[:width + 1]):
+        if char == " ":
+            any_word_end = index
+            if depth == 0:
+                word_end = index
+                if paragraph[index - 1] in ".;" and index > 1:
+                    sentence_end = index
         depth += (char in "([{") - (char in ")]}")
-        if depth == 0 and char == " ":
-            word_end = index
-            if paragraph[index - 1] in ".;" and index > 1:
-                sentence_end = index
     if sentence_end:
         return paragraph[:sentence_end].rstrip(";").rstrip()
-    cut = word_end or width - 1
-    return paragraph[:cut].rstrip(" ,;:-") + " …"
+    if word_end:
+        return paragraph[:word_end].rstrip(" ,;:-") + " …"
+    # the first words are all inside a parenthesis: cut at a word in it, and close what is open
+    kept = (paragraph[:any_word_end] if any_word_end else paragraph.split(" ", 1)[0]).rstrip(" ,;:-")  # a word whole
+    unclosed = {"(": ")", "[": "]", "{": "}"}
+    closing = []
+    for char in kept:
+        if char in unclosed:
+            closing.append(unclosed[char])
+        elif closing and char == closing[-1]:
+            closing.pop()
+    return kept + " …" + "".join(reversed(closing))
 
 
 @click.command("plugins")
@@ -163,7 +175,9 @@ def override_origins(method_cls: type, pair: Pair, overrides: dict[str, Any]) ->
     ``overrides_for`` (a method that computes them in code)."""
     table: dict[str, Any] = {}
     if method_cls.defaults_file is not None and Path(method_cls.defaults_file).exists():
-        table = yaml.safe_load(Path(method_cls.defaults_file).read_text()) or {}
+        from dabench.settings.config import load_yaml
+
+        table = load_yaml(Path(method_cls.defaults_file).read_text()) or {}
     by_target = (table.get("targets") or {}).get(pair.target) or {}
     by_pair = (table.get("pairs") or {}).get(str(pair)) or {}
     origins = {}

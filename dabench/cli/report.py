@@ -26,6 +26,17 @@ VARIANT_HELP = ("Which settings variant, as the leaderboard shows it in brackets
                 "backbone=resnet18'), or 'default'; needed when the runs have several.")
 
 
+class OutputFile(click.ParamType):
+    """A file a command will write (``--out``): checked as it is parsed, so before any work, by the one shared
+    check (dabench.store.paths.check_output): a folder, a path under a file, a device, an unwritable place."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        option = param.opts[0] if param is not None and param.opts else "--out"
+        return paths.check_output(Path(value) if not isinstance(value, Path) else value, option)
+
+
 @click.group("report")
 def report_group() -> None:
     """Tables and figures from the finished runs."""
@@ -192,7 +203,7 @@ def per_class(method: str, pair: str, protocol: str, fmt: str, normalise: bool, 
 
 
 @report_group.command("plot")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("leaderboard.png"), show_default=True)
+@click.option("--out", type=OutputFile(), default=Path("leaderboard.png"), show_default=True)
 @click.option("--suite", default=None, help="Only this suite's pairs, in its order.")
 @click.option("--metric", default="accuracy", type=click.Choice(report.METRICS), show_default=True)
 @click.option("--selection", default="last", show_default=True, help=SELECTION_HELP)
@@ -207,7 +218,6 @@ def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of
     from dabench.report.per_class import left_out_of, runs_of
     from dabench.report.rows import left_out_note
 
-    out = paths.check_output(out, "--out")
     records, left_out = ranked(_finished_runs())
     if confusion_of:
         method, pair = confusion_of
@@ -226,15 +236,13 @@ def plot(out: Path, suite: str | None, metric: str, selection: str, confusion_of
 
 @report_group.command("export")
 @click.option("--format", "fmt", default="csv", type=click.Choice(["csv", "json"]), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: stdout).")
+@click.option("--out", type=OutputFile(), default=None, help="File to write (default: stdout).")
 def export(fmt: str, out: Path | None) -> None:
     """Every finished run with its resolved config, each criterion's selection, and whether the leaderboard
     ranks it (``ranked``, ``not_ranked``: why not). Strict JSON and pandas.read_csv-ready: a NaN or inf is
     written as null (an empty CSV cell), and stderr says where."""
     from dabench.report.export import attach_configs, export_csv, export_json, nulled_values
 
-    if out is not None:
-        out = paths.check_output(out, "--out")
     records = attach_configs(_finished_runs())
     text = (export_csv if fmt == "csv" else export_json)(records, get_registry().validators)
     nulled = nulled_values(records)

@@ -7,8 +7,8 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from filelock import FileLock
@@ -102,8 +102,9 @@ def _load(target: Path, load: Callable[[Path], T]) -> tuple[T | None, Exception 
 def _build_and_publish(target: Path, build: Callable[[Path], None]) -> None:
     tmp = atomic.temp_dir_beside(target)  # which also removes what killed builds of ``target`` left
     try:
-        build(tmp)
-        atomic.publish_dir(tmp, target)
+        with atomic.space_checked(target.parent, lambda: atomic.folder_size(tmp)):  # a full disk: one message
+            build(tmp)
+            atomic.publish_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -303,3 +303,23 @@ def test_a_file_as_home_is_one_message(tmp_path: Path, monkeypatch: pytest.Monke
     assert isinstance(out.exception, DabenchError), out.output
     assert str(out.exception) == (f"DABENCH_HOME={a_file} is a file, not a folder; point DABENCH_HOME at a folder "
                                   "you can write")
+
+
+def test_a_build_on_a_full_disk_is_one_message_and_leaves_no_temp(tmp_path: Path) -> None:
+    """A prepared-array build (data prepare, a run's first use of a dataset): numpy's short write on a full
+    disk, which carries no errno, is the one message too, and the half-built temp folder goes."""
+    import numpy as np
+
+    from dabench.store.artifacts import cached_artifact
+
+    target = tmp_path / "cache" / "datasets" / "fer2013-0123"
+
+    def build(tmp: Path) -> None:
+        np.save(tmp / "train_images.npy", np.zeros(250_000, dtype=np.uint8))  # written: 250 kB
+        raise OSError("1024000 requested and 36736 written")  # the next array hit the full disk
+
+    with pytest.raises(DabenchError) as caught:
+        cached_artifact(target, "cached dataset", load=lambda folder: None, build=build)
+    assert re.fullmatch(rf"no space left in {re.escape(str(target.parent))} \(needed about 1\.2 MB\).*",
+                        str(caught.value)), str(caught.value)
+    assert [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == []

@@ -6,7 +6,9 @@ at once; a command that trains or plans runs imports the runner, sweep or source
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
@@ -64,5 +66,13 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"dabench: error: {exc}", err=True)
+        sys.exit(2)
+    except (OSError, sqlite3.Error) as exc:  # a full disk met where no write said it: still the one message
+        from dabench.store import atomic, paths
+
+        if debug or not atomic.is_no_space(exc):
+            raise
+        where = Path(exc.filename).parent if getattr(exc, "filename", None) else paths.home()
+        click.echo(f"dabench: error: {atomic.no_space_error(where)}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -323,3 +323,24 @@ def test_a_build_on_a_full_disk_is_one_message_and_leaves_no_temp(tmp_path: Path
     assert re.fullmatch(rf"no space left in {re.escape(str(target.parent))} \(needed about 1\.2 MB\).*",
                         str(caught.value)), str(caught.value)
     assert [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == []
+
+
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device", "/data/home/runs/x/log.txt"),
+                                   OSError(errno.EDQUOT, "Disk quota exceeded"),
+                                   OSError("4096 requested and 0 written")])
+def test_a_full_disk_met_anywhere_is_the_one_message(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture, error: OSError) -> None:
+    from dabench.cli import main
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(results, "load_results", full)
+    with pytest.raises(SystemExit) as caught:
+        main(["report", "leaderboard"])
+    assert caught.value.code == 2
+    where = "/data/home/runs/x" if error.filename else str(home)
+    assert capsys.readouterr().err.startswith(f"dabench: error: no space left in {where}; free some space there")
+    monkeypatch.setattr(results, "load_results", lambda: (_ for _ in ()).throw(PermissionError(errno.EACCES, "no")))
+    with pytest.raises(PermissionError):  # not a full disk: not this message
+        main(["report", "leaderboard"])

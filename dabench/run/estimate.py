@@ -112,9 +112,9 @@ def run_rows(stages: list[Stage], config: dict[str, Any], profile: dict[str, Any
 
 
 def totals(runs: list[tuple[list[Stage], dict[str, Any]]], profile: dict[str, Any] | None) -> dict[str, list[float]]:
-    """Per stage name: [training passes, seconds, stages whose passes or time are unknown] summed over the
-    runs, each cached artifact once; the sums hold the known stages only."""
-    summed = {name: [0, 0.0, 0] for name in STAGES}
+    """Per stage name: [training passes, seconds, stages with unknown passes, stages with unknown time, stages]
+    summed over the runs, each cached artifact once; the sums hold the known stages only."""
+    summed = {name: [0, 0.0, 0, 0, 0] for name in STAGES}
     paid: set[str] = set()
     for stages, config in runs:
         for stage in stages:
@@ -126,7 +126,9 @@ def totals(runs: list[tuple[list[Stage], dict[str, Any]]], profile: dict[str, An
             entry = summed[stage.name]
             entry[0] += stage.train_passes or 0
             entry[1] += seconds or 0.0
-            entry[2] += int(stage.train_passes is None or seconds is None)
+            entry[2] += int(stage.train_passes is None)
+            entry[3] += int(seconds is None)
+            entry[4] += 1
     return summed
 
 
@@ -163,13 +165,17 @@ def cost_report(plans: list[Any], registry: Any, profile: dict[str, Any] | None)
 
 def _totals_table(runs: list[tuple[list[Stage], dict[str, Any]]], profile: dict[str, Any] | None) -> str:
     summed = totals(runs, profile)
-    whole = sum(seconds for _, seconds, _ in summed.values())
+    whole = sum(entry[1] for entry in summed.values())
     rows = []
-    for name, (passes, seconds, unknown) in summed.items():
-        more = f" + {unknown} unknown" if unknown else ""
-        share = f"{100 * seconds / whole:.1f}%" if whole else "-"
-        rows.append([name, f"{passes:,}{more}", (duration(seconds) if seconds or not unknown else "unknown") + more,
-                     share])
-    unknown = sum(entry[2] for entry in summed.values())
-    rows.append(["total", "", duration(whole) + (f" + {unknown} unknown" if unknown else ""), ""])
+    for name, (passes, seconds, unknown_passes, unknown_seconds, counted) in summed.items():
+        rows.append([name, f"{passes:,}" + (f" + {unknown_passes} unknown" if unknown_passes else ""),
+                     _sum_text(seconds, unknown_seconds, counted), f"{100 * seconds / whole:.1f}%" if whole else "-"])
+    unknown = sum(entry[3] for entry in summed.values())
+    rows.append(["total", "", _sum_text(whole, unknown, sum(entry[4] for entry in summed.values())), ""])
     return table(["stage", "training passes", "estimate", "share of known time"], rows)
+
+
+def _sum_text(seconds: float, unknown: int, counted: int) -> str:
+    if counted and unknown == counted:
+        return "unknown"
+    return duration(seconds) + (f" + {unknown} unknown" if unknown else "")

@@ -69,7 +69,7 @@ def test_the_sweep_total_counts_a_cached_source_model_and_ssl_backbone_once(regi
     assert summed["source training"][0] == 2 * 40_320
     assert summed["SSL pretraining"][0] == 235_520
     assert summed["adaptation"][0] == 2 * 44_160 + 2 * 44_800
-    assert summed["adaptation"][1:] == [0.0, 4]  # no profile: every stage's time is unknown
+    assert summed["adaptation"][1:] == [0.0, 0, 4, 4]  # no profile: the passes are known, no stage's time is
 
 
 def test_the_h200_estimate_follows_its_formula(registry) -> None:

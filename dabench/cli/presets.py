@@ -13,8 +13,9 @@ preset_option = click.option(
     help="A reference's recipe as one layer between the defaults and -c/--set (dabench list presets).")
 estimate_option = click.option(
     "--estimate-for", "estimate_for", default=None, metavar="PROFILE|FILE.json",
-    help="With --dry-run: estimate wall time from this throughput profile (e.g. h200) or your own JSON file "
-         "(default: the profile of this machine's GPU, if one was measured).")
+    help="With --dry-run: estimate wall time from this throughput profile (e.g. h200), your own JSON file, or "
+         "'index' (your finished runs on this machine's device; the adaptation stage only). Default: the "
+         "profile of this machine's GPU, if one was measured.")
 
 
 def preset_rows() -> list[list[str]]:
@@ -56,6 +57,12 @@ def resolve_profile(estimate_for: str | None, device: str = "auto") -> dict | No
     """The throughput profile a --dry-run estimates with: --estimate-for, else this machine's GPU's, else None."""
     from dabench.run import estimate
 
+    if estimate_for == "index":
+        from dabench.run.measured import measured_profile
+        from dabench.run.record import device_name
+        from dabench.train.device import resolve_device
+
+        return measured_profile(device_name(resolve_device(device)))
     if estimate_for is not None:
         return estimate.load_profile(estimate_for)
     if device == "cpu":

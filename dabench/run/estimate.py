@@ -57,6 +57,10 @@ def profile_for_device(device_name: str | None) -> dict[str, Any] | None:
 def stage_seconds(stage: Stage, config: dict[str, Any], profile: dict[str, Any] | None) -> float | None:
     if profile is None or stage.train_passes is None:
         return None
+    if profile.get("kind") == "index":  # your own finished runs: the adaptation stage only
+        from dabench.run.measured import measured_seconds
+
+        return measured_seconds(stage, config["method"], config, profile)
     cost = profile["backbone_cost"].get(config["backbone"])
     if cost is None or not config.get("amp", True):
         return None
@@ -69,7 +73,14 @@ def stage_seconds(stage: Stage, config: dict[str, Any], profile: dict[str, Any] 
 
 def why_unknown(config: dict[str, Any], profile: dict[str, Any] | None) -> str:
     if profile is None:
-        return "no throughput profile for this device (--estimate-for h200, or a JSON file of your own)"
+        return "no throughput profile for this device (--estimate-for h200, index, or a JSON file of your own)"
+    if profile.get("kind") == "index":
+        from dabench.run.measured import adaptation_key
+
+        found = profile["runs"].get(adaptation_key(config["method"], config), 0)
+        return (f"from {found} finished run(s) like it on {profile['device']}: the adaptation stage only" if found else
+                f"no finished run of {config['method']} with this backbone, size and batch size on {profile['device']} "
+                "in the index")
     if config["backbone"] not in profile["backbone_cost"]:
         return f"profile {profile['name']} has no cost for backbone '{config['backbone']}'"
     if not config.get("amp", True):
@@ -145,6 +156,8 @@ def cost_report(plans: list[Any], registry: Any, profile: dict[str, Any] | None)
     from dabench.run.cost import run_stages
 
     where = f"estimates: {profile['device']} (profile {profile['name']})" if profile else "estimates: unknown"
+    if profile and profile.get("kind") == "index":
+        where = f"estimates: your finished runs on {profile['device']} (the adaptation stage only)"
     out = [where]
     paid: set[str] = set()
     runs = []
@@ -152,8 +165,10 @@ def cost_report(plans: list[Any], registry: Any, profile: dict[str, Any] | None)
         stages = run_stages(plan, registry)
         runs.append((stages, plan.config))
         reason = why_unknown(plan.config, profile)
+        if reason and not (profile and profile.get("kind") == "index"):  # under index it says where the rate came from
+            reason = f"estimate unknown, {reason}"
         out += ["", f"{plan.method.id} {plan.pair} seed {plan.seed} ({plan.config['backbone']}, "
-                    f"{plan.config['image_size']} px; run {plan.run_id})" + (f": estimate unknown, {reason}" if reason else "")]
+                    f"{plan.config['image_size']} px; run {plan.run_id})" + (f": {reason}" if reason else "")]
         out.append(table(["stage", "image passes", "counted as", "estimate"],
                          run_rows(stages, plan.config, profile, paid)))
     if len(plans) > 1:

@@ -115,3 +115,39 @@ def test_sweep_dry_run_prints_each_run_and_the_totals(fresh_home) -> None:
     assert "cached (counted once above)" in result.output  # cluster_pl reuses shot's source model
     assert "all 2 runs (each cached source model and SSL backbone once):" in result.output
     assert "SSL pretraining  235,520" in result.output
+
+
+def _finished(plan, adapt_seconds: float, device: str) -> None:
+    """A finished run folder of ``plan`` whose result says its adaptation took ``adapt_seconds``."""
+    from dabench.store import results
+
+    folder = results.run_dir(plan.run_id)
+    folder.mkdir(parents=True)
+    results.write_config(folder, plan.config)
+    record = {"run_id": plan.run_id, "method": plan.method.id, "pair": PAIR, "seed": plan.seed,
+              "protocol": "inductive", "accuracy": 0.5, "macro_f1": 0.45, "source_accuracy": 0.4,
+              "classes": list(plan.classes), "per_class": {name: 0.5 for name in plan.classes},
+              "confusion": [[1] * 7] * 7, "seconds": 20.0, "device": device, "target_train_size": 3000,
+              "target_test_size": 1000, "timings": {"adapt": adapt_seconds + 2.0, "method.initial_model": 2.0}}
+    results.finish_run(folder, record, [])
+
+
+def test_index_estimates_the_adaptation_stage_from_your_finished_runs(registry, fresh_home) -> None:
+    from dabench.run.measured import measured_profile
+
+    done = plan_run(registry, "shot", PAIR)
+    _finished(done, 12.0, "cpu:test")
+    profile = measured_profile("cpu:test")
+    assert profile["rates"] == {("shot", "small_cnn", done.config["image_size"], 64): 12.0 / 44_160}
+    assert measured_profile("cpu:other")["rates"] == {}  # another device's runs are not this one's
+    # twice the target: 6000 // 64 = 93 batches = 5952 images an epoch, 15 epochs
+    bigger = plan_run(registry, "shot", PAIR, sets=("data.target.n_train=6000",))
+    stages = {stage.name: stage for stage in cost.run_stages(bigger, registry)}
+    assert stages["adaptation"].train_passes == 15 * 5952
+    assert estimate.stage_seconds(stages["adaptation"], bigger.config, profile) == pytest.approx(15 * 5952 * 12.0 / 44_160)
+    assert estimate.stage_seconds(stages["source training"], bigger.config, profile) is None
+    assert estimate.why_unknown(bigger.config, profile) == (
+        "from 1 finished run(s) like it on cpu:test: the adaptation stage only")
+    other_batch = plan_run(registry, "shot", PAIR, sets=("batch_size=32",))
+    assert estimate.why_unknown(other_batch.config, profile) == (
+        "no finished run of shot with this backbone, size and batch size on cpu:test in the index")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
-import yaml
 from torch import nn
 
 from dabench.models import ClassifierNet
@@ -247,7 +246,9 @@ class Method(Generic[H]):
         """Per-target then per-pair defaults from ``defaults_file``."""
         if cls.defaults_file is None or not Path(cls.defaults_file).exists():
             return {}
-        table = yaml.safe_load(Path(cls.defaults_file).read_text()) or {}
+        from dabench.settings.config import load_yaml  # YAML 1.2 booleans, as every settings layer
+
+        table = load_yaml(Path(cls.defaults_file).read_text()) or {}
         merged: dict[str, Any] = {}
         merged.update((table.get("targets") or {}).get(target) or {})
         merged.update((table.get("pairs") or {}).get(f"{source}:{target}") or {})

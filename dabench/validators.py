@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dabench.errors import blame_plugin
 from dabench.models import ClassifierNet
 from dabench.train.features import extract
 
@@ -52,4 +53,8 @@ def score_model(model: ClassifierNet, images: torch.Tensor, validators: dict[str
     if not validators:
         return {}
     features, logits = extract(model, images, batch_size)
-    return {name: float(validator.score(features, logits)) for name, validator in sorted(validators.items())}
+    scores = {}
+    for name, validator in sorted(validators.items()):
+        with blame_plugin("validator", name, validator):
+            scores[name] = float(validator.score(features, logits))
+    return scores

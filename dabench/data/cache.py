@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from dabench.data.dataset import DataOptions, Dataset, PreparedDataset, Split
+from dabench.errors import PluginError, blame_plugin
 from dabench.store import atomic, paths
 from dabench.store.artifacts import META, cached_artifact
 
@@ -29,7 +30,11 @@ def load_prepared(dataset: Dataset, options: DataOptions, data_root: Path | None
 
 def _build_into(dataset: Dataset, folder: Path | None, options: DataOptions, key: dict[str, Any], tmp: Path) -> None:
     started = time.perf_counter()
-    splits = dataset.build(folder, options)
+    with blame_plugin("dataset", dataset.id, dataset):
+        splits = dataset.build(folder, options)
+    if not isinstance(splits, dict) or not all(isinstance(split, Split) for split in splits.values()):
+        raise PluginError(f"dataset '{dataset.id}' ({type(dataset).__module__}) returned {type(splits).__name__} "
+                          "from build(); it must return {split name: dabench.data.Split(images, labels)}")
     seconds = time.perf_counter() - started
     files: dict[str, str] = {}
     counts: dict[str, int] = {}

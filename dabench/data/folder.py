@@ -13,6 +13,7 @@ import numpy as np
 
 from dabench.data.dataset import DataOptions, Dataset, Split
 from dabench.data.images import CROPS, Box, CropSpec, ImageItem, decode_items
+from dabench.data.near_duplicates import near_duplicate_mask
 from dabench.data.splits import SplitRule, official_split_hash
 from dabench.errors import DabenchError
 
@@ -26,7 +27,8 @@ class FaceOptions(DataOptions):
         "fixed: the dataset's face boxes, or its documented fixed crop for whole frames; "
         "haar: OpenCV Haar cascade on whole frames (pip install dabench[face]); none: no crop")})
     dedup: bool = field(default=False, metadata={"help": (
-        "drop exact duplicate files that leak across splits (the train copy of a file also in test)")})
+        "drop duplicates that leak across splits: the train (and val) copy of a file also in test, by its "
+        "bytes, and of a near-identical face (32 px thumbnail correlation >= 0.98, see `data check`)")})
 
     def __post_init__(self) -> None:
         if self.crop not in CROPS:
@@ -88,7 +90,7 @@ class FolderDataset(Dataset):
         else:
             identity = super().split_identity(options)
         if getattr(options, "dedup", False):
-            identity += ", cross-split duplicates dropped"
+            identity += ", cross-split duplicates and near-duplicates dropped"
         return identity
 
     def crop_spec(self, options: FaceOptions, folder: Path) -> CropSpec:
@@ -101,7 +103,9 @@ class FolderDataset(Dataset):
         items = self.items(folder, options)
         images, hashes = decode_items(items, options.resolution, self.mode, self.crop_spec(options, folder),
                                       desc=f"prepare {self.id}", dataset=self.id)
-        keep = dedup_mask(items, hashes) if options.dedup else np.ones(len(items), dtype=bool)
+        keep = np.ones(len(items), dtype=bool)
+        if options.dedup:  # exact copies by their bytes, then near copies by their pixels
+            keep = dedup_mask(items, hashes) & near_duplicate_mask(images, [item.split for item in items])
         if options.rgb and images.shape[3] == 1:
             images = np.repeat(images, 3, axis=3)
         splits = {}

@@ -17,7 +17,7 @@ import torch
 
 from dabench.data.dataset import PreparedDataset, Split
 from dabench.data.pairs import prepare, split_in_classes
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, PluginError, blame_plugin
 from dabench.host.registry import Registry
 from dabench.methods import AdaptContext, Method, RunLink, TargetImages
 from dabench.models import ClassifierNet
@@ -82,8 +82,8 @@ def _run_in(folder: Path, plan: RunPlan, registry: Registry, device_name: str, f
             device = resolve_device(device_name)
             data = _prepare_data(plan, registry)
             result, log_lines = _execute(plan, registry, device, data, folder)
-    except DabenchError as exc:
-        if record_user_errors:
+    except DabenchError as exc:  # a plugin's bug keeps its traceback, as any failure does; a user's mistake leaves nothing
+        if record_user_errors or isinstance(exc, PluginError):
             atomic.write_text(folder / running.ERROR, "".join(traceback.format_exception(exc)))
         else:
             shutil.rmtree(folder, ignore_errors=True)
@@ -244,11 +244,22 @@ def _adapt(plan: RunPlan, registry: Registry, method: Method, model: ClassifierN
 
         with watching_run(registry) as seen:
             ctx.run.runner_state["label_access"] = seen.events  # checkpointed: a resumed run keeps what was seen
-            adapted = method.adapt(model, target, ctx)
+            with blame_plugin("method", plan.method.id, plan.method):
+                adapted = method.adapt(model, target, ctx)
+        _require_model(plan, adapted, "adapt")
         label_access = seen.result()
         if seen.detected:
             progress.log_line(f"label access detected during adapt: {'; '.join(seen.events)}")
         return adapted, label_access
     # target_oracle, reported as not source-free
-    adapted = method.adapt_with_labels(model, target, torch.from_numpy(adapt_split.labels).to(device), ctx)
+    with blame_plugin("method", plan.method.id, plan.method):
+        adapted = method.adapt_with_labels(model, target, torch.from_numpy(adapt_split.labels).to(device), ctx)
+    _require_model(plan, adapted, "adapt_with_labels")
     return adapted, {"detected": False, "watched": False}
+
+
+def _require_model(plan: RunPlan, adapted: Any, entry: str) -> None:
+    if not isinstance(adapted, ClassifierNet):
+        raise PluginError(f"method '{plan.method.id}' ({plan.method.__module__}.{plan.method.__qualname__}) returned "
+                          f"{type(adapted).__name__} from {entry}(); it must return the adapted network, a "
+                          "dabench.models.ClassifierNet (`return model` at the end of adapt)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -100,13 +101,31 @@ RUN_CHECKS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
+class _SettingsLoader(yaml.SafeLoader):
+    """YAML for settings: booleans are ``true`` and ``false`` only (YAML 1.2). PyYAML's YAML 1.1 also reads
+    yes/no/on/off/y/n as booleans, so ``--set reweight=yes`` silently became True; here it stays the word
+    ``yes``, which a bool setting refuses by name."""
+
+
+_SettingsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_SettingsLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                      list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    """Settings text (a --set value, a -c file, a preset, a method's per-pair defaults) as Python values."""
+    return yaml.load(text, Loader=_SettingsLoader)  # noqa: S506 -- a SafeLoader subclass
+
+
 def parse_set(assignment: str) -> dict[str, Any]:
     """``a.b=v`` -> {"a": {"b": v}} with v parsed as YAML."""
     if "=" not in assignment:
         raise DabenchError(f"--set '{assignment}': write it as key=value, e.g. --set epochs=5")
     key, raw = assignment.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
+        value = load_yaml(raw) if raw != "" else ""
     except yaml.YAMLError as exc:
         raise DabenchError(f"--set {key}: value '{raw}' is not valid YAML ({exc})") from None
     value = _yaml11_float(value)
@@ -133,7 +152,7 @@ def _yaml11_float(value: Any) -> Any:
 
 def load_file(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(Path(path).read_text())
+        loaded = load_yaml(Path(path).read_text())
     except OSError as exc:
         raise DabenchError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

@@ -32,6 +32,9 @@ def parse_label_file(path: Path) -> list[tuple[str, int, tuple[float, float, flo
             code = int(parts[7])
         except ValueError:
             raise ValueError(f"line {number} of {path.name} is not numeric where expected: {line!r}") from None
+        if min(top, left) < 0 or not left < right or not top < bottom:
+            raise ValueError(f"line {number} of {path.name} has an impossible face box (top {top:g}, left {left:g}, "
+                             f"right {right:g}, bottom {bottom:g}): corners must be >= 0, left < right, top < bottom")
         if code not in CODES:
             raise ValueError(f"unknown label code {code} at line {number} of {path.name}; codes are "
                              + ", ".join(f"{c} {n}" for c, n in CODES.items()))

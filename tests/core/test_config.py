@@ -152,3 +152,49 @@ def test_dataset_options_are_type_checked(registry) -> None:
     with pytest.raises(DabenchError) as info:  # the Options class's own checks become the same kind of error
         registry.dataset("ckplus").options({"crop": "tight"})
     assert str(info.value).startswith("bad option for dataset 'ckplus': crop must be one of ")
+
+
+def _bool_settings(registry) -> list[tuple[str, str]]:
+    """(method, dotted key) of every bool a run of the generated pair reads: run settings, stage recipes,
+    each method's hyperparameters, the datasets' options; found from the defaults, not listed."""
+    found = []
+    for method_id, method_cls in sorted(registry.methods.items()):
+        plan = plan_run(registry, method_id, "synth-lab:synth-wild")
+        for key, value in _leaves(plan.config):
+            if isinstance(value, bool) and key.split(".")[0] not in ("variant", "splits"):
+                found.append((method_id, key))
+    for side in ("source", "target"):
+        options = registry.dataset("synth-lab").options({})
+        found += [("source_only", f"data.{side}.{name}") for name, value in vars(options).items()
+                  if isinstance(value, bool)]
+    return found
+
+
+def _leaves(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+    leaves = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            leaves += _leaves(value, f"{prefix}{key}.")
+        else:
+            leaves.append((f"{prefix}{key}", value))
+    return leaves
+
+
+# YAML 1.1 reads these as booleans; a researcher typing them may mean anything
+YAML11_WORDS = ["yes", "no", "on", "off", "y", "n", "Yes", "NO", "On", "OFF", "Y", "N"]
+
+
+def test_a_bool_setting_takes_true_or_false_and_refuses_other_words(registry) -> None:
+    settings = _bool_settings(registry)
+    assert len({key for _, key in settings}) >= 5, settings  # amp, compile, source recipe bools, rgb, ...
+    for index, (method, key) in enumerate(settings):
+        word = YAML11_WORDS[index % len(YAML11_WORDS)]
+        with pytest.raises(DabenchError, match=rf"'{key}' must be bool.*, got '{word}'"):
+            plan_run(registry, method, "synth-lab:synth-wild", sets=(f"{key}={word}",))
+        for value, meant in (("true", True), ("False", False)):
+            config = plan_run(registry, method, "synth-lab:synth-wild", sets=(f"{key}={value}",)).config
+            leaf = config
+            for part in key.split("."):
+                leaf = leaf[part]
+            assert leaf is meant, (method, key)
+    assert parse_set("note=on") == {"note": "on"}  # a string setting keeps the word

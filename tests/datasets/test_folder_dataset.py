@@ -113,7 +113,8 @@ UNREACHABLE = ("dataset 'my_jaffe': the fixed crop (0.25, 0.25, 0.75, 0.75) reac
                "on a FolderDataset, no fixed_crop)")
 
 
-def test_a_fixed_crop_no_item_can_take_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], registry) -> None:
+def test_a_fixed_crop_no_item_can_take_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], registry,
+                                                  fresh_home: Path) -> None:
     rule = write_my_jaffe(tmp_path / "data", tmp_path / "splits")
     dataset = MyJaffe(rule)
     dataset.frames = False
@@ -196,8 +197,8 @@ def test_data_check_of_a_dataset_that_only_builds(tmp_path: Path, registry, caps
                          "checked from its splits as build() returns them at 16 px (a FolderDataset's items() "
                          "would let the check read each file)"]
     assert "blank (single-value) images: 2" in lines
-    assert "exact duplicates (sha256 of the prepared pixels at 16 px): 1 groups, 1 surplus files" in lines
-    assert "  test + train: 1 groups" in lines
+    assert "exact duplicates (sha256 of the prepared pixels at 16 px): 1 group, 1 surplus file" in lines
+    assert "  test + train: 1 group" in lines
 
 
 def test_data_check_of_a_generated_dataset_says_why_not(registry, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,9 +11,10 @@ from PIL import Image
 from dabench.data.images import CropSpec, ImageItem, clamp_box, content_hash, face_box, fixed_box
 
 
-def test_clamp_box_clips_and_rejects_empty_boxes() -> None:
-    assert clamp_box((-5.4, 3.6, 50.5, 200.0), 100, 80) == (0, 4, 50, 80)
-    assert clamp_box((90, 90, 120, 120), 80, 80) == (0, 0, 80, 80)  # outside the image: keep it whole
+def test_clamp_box_clips_and_rejects_boxes_outside() -> None:
+    assert clamp_box((-5.4, 3.6, 50.5, 75.0), 100, 80) == (0, 4, 50, 75)
+    with pytest.raises(ValueError, match="lies mostly outside the 80x80 image"):  # never the whole image instead
+        clamp_box((90, 90, 120, 120), 80, 80)
 
 
 def test_fixed_box_scales_fractions() -> None:

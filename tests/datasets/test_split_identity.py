@@ -52,7 +52,7 @@ def test_split_identity_names_the_rule_and_changes_with_it(tmp_path: Path) -> No
     assert ckplus.split_identity(options) == f"rule ckplus_v1.yaml (ckplus v1) sha256:{digest}"
     assert ckplus.split_identity(ckplus.options({"resolution": 96})) == ckplus.split_identity(options)
     assert ckplus.split_identity(ckplus.options({"dedup": True})) == (
-        f"rule ckplus_v1.yaml (ckplus v1) sha256:{digest}, cross-split duplicates dropped")
+        f"rule ckplus_v1.yaml (ckplus v1) sha256:{digest}, cross-split duplicates and near-duplicates dropped")
     other = ckplus_with_rule(write_rule(tmp_path / "ckplus_v2.yaml", ["S005"]))
     assert other.split_identity(other.options({})) == (
         f"rule ckplus_v2.yaml (ckplus v2) sha256:{other.split_hash()}")

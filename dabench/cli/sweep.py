@@ -91,6 +91,7 @@ def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, grid, tria
     paths.check_home()
     selection = _selection(suite, pairs, methods, seeds, backbone, config_files, sets, grid, trials, preset)
     planned = _sweep_plans(selection)
+    _say_overrides(planned)
     requests = _with_changed([request for _, request in planned], rerun_changed, dry_run)
     if dry_run:
         from dabench.cli.presets import resolve_profile
@@ -104,6 +105,15 @@ def sweep(suite, pairs, methods, seeds, backbone, config_files, sets, grid, tria
     if summary.exit_code:
         click.echo(summary.message, err=True)
     raise click.exceptions.Exit(summary.exit_code)
+
+
+def _say_overrides(planned: list) -> None:
+    """One stderr line per preset value a -c/--set of the sweep replaces (each once, whatever the run count)."""
+    from dabench.settings.presets import override_lines
+
+    lines = {line: None for plan, _ in planned for line in override_lines(plan.config.get("preset"))}
+    for line in lines:
+        click.echo(f"dabench: {line}", err=True)
 
 
 def _with_changed(requests: list, rerun_changed: bool, dry_run: bool) -> list:

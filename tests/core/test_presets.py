@@ -139,3 +139,15 @@ def test_the_clup_preset_cites_the_readme_caveat_and_the_files_ship() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"dabench.settings" = ["presets/*.yaml"]' in pyproject
     assert '"dabench.run" = ["throughput/*.json"]' in pyproject
+
+
+def test_run_and_sweep_say_which_preset_values_a_set_replaces(fresh_home) -> None:
+    line = "dabench: source.epochs=5 overrides preset clup-reference v1 (source.epochs=100)"
+    ran = CliRunner().invoke(cli, ["run", "--method", "shot", "--pair", PAIR, "--preset", "clup-reference",
+                                   "--set", "source.epochs=5", "--dry-run"])
+    assert ran.exit_code == 0, ran.output
+    assert ran.stderr.splitlines() == [line]
+    swept = CliRunner().invoke(cli, ["sweep", "--pairs", PAIR, "--methods", "shot,cluster_pl", "--seeds", "0,1",
+                                     "--preset", "clup-reference", "--set", "source.epochs=5", "--dry-run"])
+    assert swept.exit_code == 0, swept.output
+    assert swept.stderr.splitlines() == [line]  # once, not once per run

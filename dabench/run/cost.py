@@ -106,7 +106,7 @@ def run_stages(plan: Any, registry: Registry) -> list[Stage]:
     if "distil" in config:
         stages.append(distil_stage(config["distil"], n_adapt, target))
     stages.append(adaptation_stage(plan.method.id, config, n_adapt, target))
-    stages.append(evaluation_stage(config, stages[-1], n_adapt, target))
+    stages.append(evaluation_stage(config, stages[-1], n_adapt, target, bool(registry.validators)))
     return stages
 
 
@@ -185,12 +185,14 @@ def adaptation_stage(method: str, config: dict[str, Any], n_adapt: int | None, s
                  float(epochs * per_epoch), exact=exact, profile=method)
 
 
-def evaluation_stage(config: dict[str, Any], adaptation: Stage, n_adapt: int | None, sizes: Sizes | None) -> Stage:
+def evaluation_stage(config: dict[str, Any], adaptation: Stage, n_adapt: int | None, sizes: Sizes | None,
+                     validators: bool = True) -> Stage:
     """The target test split scored for the source model, after each adaptation epoch (history, for analysis)
     and at the end; the label-free validators on a subsample of the adapted images each epoch and at the end."""
     if n_adapt is None or sizes is None:
         return _unknown("evaluation", "unknown: no target split sizes")
     epochs = config.get("epochs") if adaptation.steps else 0
     epochs = epochs if isinstance(epochs, int) else 0
-    infer = (2 + epochs) * sizes.test + (1 + epochs) * min(VALIDATION_IMAGES, n_adapt)
-    return Stage("evaluation", 0, infer, f"{2 + epochs} x {sizes.test:,} test img + validators", exact=False)
+    infer = (2 + epochs) * sizes.test + (1 + epochs) * min(VALIDATION_IMAGES, n_adapt) * validators
+    return Stage("evaluation", 0, infer, f"{2 + epochs} x {sizes.test:,} test img" + (" + validators" * validators),
+                 exact=False)

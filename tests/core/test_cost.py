@@ -3,6 +3,9 @@ cached stages counted once, the H200 profile's estimate formula, and what is unk
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -151,3 +154,36 @@ def test_index_estimates_the_adaptation_stage_from_your_finished_runs(registry, 
     other_batch = plan_run(registry, "shot", PAIR, sets=("batch_size=32",))
     assert estimate.why_unknown(other_batch.config, profile) == (
         "no finished run of shot with this backbone, size and batch size on cpu:test in the index")
+
+
+def test_the_evaluation_counts_validators_only_where_there_are_some(registry) -> None:
+    plan = plan_run(registry, "shot", PAIR)
+    adaptation = cost.run_stages(plan, registry)[1]
+    sizes = cost.Sizes(3000, 1000, True, "generated")
+    assert cost.evaluation_stage(plan.config, adaptation, 3000, sizes, validators=False).infer_passes == 17 * 1000
+
+
+MEASUREMENTS = Path(__file__).resolve().parents[3] / "shared" / "measurements" / "h200-2026-12-04.json"
+
+
+def test_the_h200_profile_is_derived_from_the_measurements() -> None:
+    """The committed numbers follow from ../shared/measurements (where present) by the derivation they state."""
+    if not MEASUREMENTS.is_file():
+        pytest.skip(f"{MEASUREMENTS} is not on this machine")
+    measured = json.loads(MEASUREMENTS.read_text())
+    profile = estimate.load_profile("h200")
+    train, infer = measured["gpu_suite"]["train_step"], measured["gpu_suite"]["extraction"]
+    assert profile["train_images_per_s"] == round(train["bare_images_per_s"], 2)
+    assert profile["inference_images_per_s"] == round(infer["extract_images_per_s"], 2)
+    rate, rate_in = train["bare_images_per_s"], infer["extract_images_per_s"]
+    timings = {name: run["timings"] for name, run in measured["sweep_runs"].items()}
+    # ckplus:fer2013 in its 6 classes: 23,744 train (15 epochs of 5565 // 15 = 371 batches of 64 = 23,744),
+    # per-epoch scoring of 2,963 test + 2,000 validator images
+    derived = {
+        "shot": (timings["shot"]["method.train"] - 15 * 23_744 / rate - 15 * 4_963 / rate_in) / 5_565,
+        "nrc": (timings["nrc"]["method.train"] - 15 * 23_744 / rate - 15 * 4_963 / rate_in) / 5_565,
+        "cluster_pl": (timings["cluster_pl"]["method.train"] - 50 * 4_736 / rate - 50 * 4_963 / rate_in) / 7_400,
+        "ssl": (timings["cluster_pl"]["method.initial_model"] - 5 * 23_552 * (2 + 2 * 0.25) / rate) / 460,
+    }
+    for name, seconds in derived.items():
+        assert profile["step_overhead_s"][name] == pytest.approx(seconds, abs=5e-6), name

@@ -70,9 +70,21 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, sqlite3.Error) as exc:  # a full disk met where no write said it: still the one message
         from dabench.store import atomic, paths
 
-        if debug or not atomic.is_no_space(exc):
+        if debug:
             raise
-        where = Path(exc.filename).parent if getattr(exc, "filename", None) else paths.home()
-        click.echo(f"dabench: error: {atomic.no_space_error(where)}", err=True)
+        if atomic.is_no_space(exc):
+            where = Path(exc.filename).parent if getattr(exc, "filename", None) else paths.home()
+            click.echo(f"dabench: error: {atomic.no_space_error(where)}", err=True)
+        else:  # a path the filesystem refused (too long, not a folder, no permission): said with the path
+            click.echo(f"dabench: error: {_filesystem_message(exc)}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _filesystem_message(exc: Exception) -> str:
+    """One line for an OSError (or sqlite3 error) no command turned into a DabenchError: what the filesystem
+    said, about which path (shortened), and how to see where dabench met it."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    path = str(getattr(exc, "filename", None) or "")
+    shown = f" ({path[:120]}...{path[-40:]})" if len(path) > 160 else (f" ({path})" if path else "")
+    return f"{reason}{shown}; check the path you gave (--debug shows where dabench met it)"

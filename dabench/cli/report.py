@@ -18,7 +18,7 @@ from dabench.host.registry import get_registry
 from dabench.report import leaderboard as report
 from dabench.report.rows import ranked
 from dabench.report.selection import LAST, ORACLE
-from dabench.store import atomic, paths, results
+from dabench.store import atomic, paths, results, searches
 
 SELECTION_HELP = ("Which epoch each run is scored at: last (the default), oracle (best epoch on target TEST, "
                   "analysis only, always labelled) or a label-free validator (dabench list validators).")
@@ -175,7 +175,7 @@ def search_report(by: str, fmt: str) -> None:
     from dabench.report.rows import left_out_note
     from dabench.report.search_table import search_runs, search_table
 
-    records = search_runs(_finished_runs(), results.search_run_ids())
+    records = search_runs(_finished_runs(), searches.search_run_ids())
     records, left_out = ranked(records)
     _echo(report.render(*search_table(records, get_registry().validators, by), fmt),
           [left_out_note(*item) for item in left_out], fmt)

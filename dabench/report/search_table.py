@@ -24,7 +24,7 @@ def final_score(record: dict[str, Any], by: str) -> float | None:
 
 
 def search_runs(records: list[dict[str, Any]], search_ids: set[str]) -> list[dict[str, Any]]:
-    """The finished runs that a search ran (``search_ids``: ``dabench.store.results.search_run_ids``); runs made
+    """The finished runs that a search ran (``search_ids``: ``dabench.store.searches.search_run_ids``); runs made
     outside any search (a plain run of other settings) are never listed as one of its points."""
     if not search_ids:
         raise DabenchError("no hyperparameter search was run with this DABENCH_HOME: `report search` lists the runs "

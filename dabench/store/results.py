@@ -3,7 +3,6 @@ checksum) and the SQLite index built from them, which follows the folders and ca
 
 from __future__ import annotations
 
-import errno
 import json
 import re
 import sqlite3
@@ -15,7 +14,7 @@ from typing import Any
 import yaml
 
 from dabench.errors import DabenchError
-from dabench.store import atomic, paths
+from dabench.store import atomic, index_db, paths
 
 DONE = "done"
 CONFIG = "config.yaml"
@@ -25,17 +24,6 @@ RUN_FILES = (CONFIG, RESULT, LOG)  # what a finished run holds; the done marker 
 DONE_FORMAT = 2
 _LEGACY_DONE = re.compile(r"[0-9a-f]{64}")  # format 1: result.json's sha256 alone
 
-COLUMNS = ("run_id", "method", "pair", "seed", "protocol", "accuracy", "macro_f1", "source_accuracy",
-           "seconds", "device")
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, method TEXT, pair TEXT, seed INTEGER, "
-    "protocol TEXT, accuracy REAL, macro_f1 REAL, source_accuracy REAL, seconds REAL, device TEXT, result TEXT)",
-    # every folder with a done marker as the index last saw it: a cheap stat() stamp of its files, so a
-    # report notices a folder added, removed or edited without reading or hashing every run
-    "CREATE TABLE IF NOT EXISTS folders (run_id TEXT PRIMARY KEY, stamp TEXT, intact INTEGER)",
-)
-INSERT = (f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}, result) "
-          f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})")
 _warned: set[tuple[str, str]] = set()
 
 
@@ -72,7 +60,7 @@ def write_config(folder: Path, config: dict[str, Any]) -> None:
     """Write a run's config.yaml. The folder is (re)starting, so it leaves the index until it is done
     again: a forced rerun that fails must not leave the old result in the reports."""
     atomic.write_text(folder / CONFIG, yaml.safe_dump(config, sort_keys=True))
-    forget(folder.name)
+    index_db.forget(folder.name)
 
 
 def finish_run(folder: Path, result: dict[str, Any], log_lines: list[str]) -> None:
@@ -172,70 +160,19 @@ def _stamp(folder: Path) -> str | None:
     return ";".join(parts)
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    """The index, made with its tables if new; an index this call made and could not finish (a full disk)
-    is removed again, so that no empty file is left to be taken for an index."""
-    existed = path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=60)
-    try:
-        for statement in SCHEMA:
-            connection.execute(statement)
-    except sqlite3.Error:
-        connection.close()
-        if not existed:
-            _remove_index_file(path)
-        raise
-    return connection
-
-
-def _remove_index_file(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + "-journal")):
-        leftover.unlink(missing_ok=True)
-
-
-# SQLite's primary result codes that mean "this index cannot be written here" (not "it is damaged")
-_UNWRITABLE_CODES = {3: "permission denied", 8: "read-only", 13: "no space left", 14: "cannot be opened for writing"}
-
-
-class IndexUnwritable(Exception):
-    """The index cannot be brought up to date here (a read-only home, a full disk); ``why`` says which."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-def _unwritable(exc: BaseException) -> str | None:
-    if atomic.is_no_space(exc):
-        return f"no space left in {paths.home()}"
-    if isinstance(exc, sqlite3.Error):
-        return _UNWRITABLE_CODES.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
-    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, *atomic.NO_SPACE_ERRNOS):
-        return exc.strerror or str(exc)
-    return None
-
-
-def _index_room(result: dict[str, Any]) -> int:
-    """About what indexing ``result`` adds: its JSON twice (row and journal) and a few pages."""
-    return 2 * len(json.dumps(result)) + 16_384
-
-
-def _row(run_id: str, result: dict[str, Any]) -> list[Any]:
-    """The index row of a result, keyed by its folder's run id (the same as result["run_id"] for runs
-    dabench wrote), so that a vanished folder's row can be found and removed."""
-    return [run_id] + [result.get(column) for column in COLUMNS[1:]] + [json.dumps(result)]
+def _stamps(root: Path) -> dict[str, str]:
+    return {folder.name: stamp for folder in _run_folders(root) if (stamp := _stamp(folder)) is not None}
 
 
 def index_result(result: dict[str, Any]) -> None:
     """Insert or replace one just-finished run in the index (a run id appears at most once)."""
     folder = run_dir(result["run_id"])
     try:
-        with atomic.space_checked(paths.home(), _index_room(result)):
-            connection = _open(paths.index_path())
+        with atomic.space_checked(paths.home(), index_db.index_room(result)):
+            connection = index_db.open_index(paths.index_path())
             try:
                 with connection:
-                    connection.execute(INSERT, _row(folder.name, result))
+                    connection.execute(index_db.INSERT, index_db.index_row(folder.name, result))
                     stamp = _stamp(folder)
                     if stamp is not None:
                         connection.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, 1)", (folder.name, stamp))
@@ -246,26 +183,11 @@ def index_result(result: dict[str, Any]) -> None:
               f"take it ({exc})", file=sys.stderr)
 
 
-def forget(run_id: str) -> None:
-    """Remove a run from the index (a folder reset for a rerun); nothing to do without an index."""
-    path = paths.index_path()
-    if not path.exists():
-        return
-    with atomic.space_checked(paths.home(), 16_384):
-        connection = _open(path)
-        try:
-            with connection:
-                connection.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-                connection.execute("DELETE FROM folders WHERE run_id = ?", (run_id,))
-        finally:
-            connection.close()
-
-
 def _reconcile(connection: sqlite3.Connection, root: Path) -> int:
     """Bring the index in line with the folders under ``root``: rows of folders gone or no longer done
     leave, folders new or changed since last seen are verified (read_done) and indexed if intact.
     Returns how many folders it had to look at again."""
-    stamps = {folder.name: stamp for folder in _run_folders(root) if (stamp := _stamp(folder)) is not None}
+    stamps = _stamps(root)
     with connection:
         connection.execute("BEGIN IMMEDIATE")  # two reports reconciling at once: one after the other
         seen = dict(connection.execute("SELECT run_id, stamp FROM folders").fetchall())
@@ -280,7 +202,7 @@ def _reconcile(connection: sqlite3.Connection, root: Path) -> int:
             if result is None:
                 connection.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             else:
-                connection.execute(INSERT, _row(run_id, result))
+                connection.execute(index_db.INSERT, index_db.index_row(run_id, result))
             # remembered even when broken, so that a broken folder is warned about when it changes, not on
             # every report; the stamp is the one taken before read_done, so an edit racing it is seen next time
             connection.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?)",
@@ -290,17 +212,17 @@ def _reconcile(connection: sqlite3.Connection, root: Path) -> int:
 
 def reconcile_index() -> int:
     """Update results.sqlite from runs/ where they differ (rebuilt from scratch if it is unreadable);
-    :class:`IndexUnwritable` when it cannot be written here (a read-only home, a full disk)."""
+    :class:`~dabench.store.index_db.IndexUnwritable` when it cannot be written here (a read-only home, a full disk)."""
     try:
-        connection = _open(paths.index_path())
+        connection = index_db.open_index(paths.index_path())
         try:
             return _reconcile(connection, paths.runs_dir())
         finally:
             connection.close()
     except (sqlite3.Error, OSError) as exc:
-        why = _unwritable(exc)
+        why = index_db.unwritable(exc)
         if why is not None:
-            raise IndexUnwritable(why) from exc
+            raise index_db.IndexUnwritable(why) from exc
         if not isinstance(exc, sqlite3.DatabaseError):
             raise
         print(f"dabench: warning: {paths.index_path()} is unreadable ({exc}); rebuilding it from "
@@ -315,41 +237,35 @@ def rebuild_index() -> int:
     tmp = path.with_name(path.name + ".rebuild")
     tmp.unlink(missing_ok=True)
     try:
-        with atomic.space_checked(paths.home(), lambda: _runs_json_size(paths.runs_dir())):
-            connection = _open(tmp)
+        room = lambda: 2 * sum(f.stat().st_size for f in paths.runs_dir().glob(f"*/{RESULT}"))  # noqa: E731
+        with atomic.space_checked(paths.home(), room):
+            connection = index_db.open_index(tmp)
             try:
                 _reconcile(connection, paths.runs_dir())
                 count = connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             finally:
                 connection.close()
     except BaseException:
-        _remove_index_file(tmp)
+        index_db.remove_index_file(tmp)
         raise
     tmp.replace(path)
     return count
 
 
-def _runs_json_size(root: Path) -> int:
-    """About the room an index of every run under ``root`` takes: their result.json sizes, twice."""
-    return 2 * sum((folder / RESULT).stat().st_size for folder in _run_folders(root) if (folder / RESULT).exists())
-
-
 def load_results() -> list[dict[str, Any]]:
     """Every finished, intact run's full result, from the index once it matches the run folders (a run made
-    before results recorded ``finished_at`` gets its done marker's mtime as that).
-
-    A home that cannot be written (a read-only archive of someone's runs, a full disk) is read without
-    writing: from its index if that matches the folders, else from the folders themselves (slower: each is
-    verified), with one note on stderr saying so."""
+    before results recorded ``finished_at`` gets its done marker's mtime as that). A home that cannot be
+    written (a read-only archive of someone's runs, a full disk) is read without writing: from its index if
+    that matches the folders, else from the folders themselves (each verified), with one note on stderr."""
     try:
         reconcile_index()
-        connection = _open(paths.index_path())
+        connection = index_db.open_index(paths.index_path())
         try:
-            rows = _index_rows(connection)
+            rows = index_db.index_rows(connection)
         finally:
             connection.close()
-    except IndexUnwritable as exc:
-        rows = _current_index_rows_read_only()
+    except index_db.IndexUnwritable as exc:
+        rows = index_db.rows_if_current(paths.index_path(), _stamps(paths.runs_dir()))
         if rows is None:
             return _read_folders(exc.why)
     records = []
@@ -362,37 +278,14 @@ def load_results() -> list[dict[str, Any]]:
     return records
 
 
-def _index_rows(connection: sqlite3.Connection) -> list[tuple[str, str | None]]:
-    return connection.execute("SELECT runs.result, folders.stamp FROM runs LEFT JOIN folders USING (run_id) "
-                              "ORDER BY runs.method, runs.pair, runs.seed").fetchall()
-
-
-def _current_index_rows_read_only() -> list[tuple[str, str | None]] | None:
-    """The index's rows, opened read-only, when it matches every run folder (nothing to reconcile); None when
-    it is missing, unreadable or out of date."""
-    path = paths.index_path()
-    if not path.is_file():
-        return None
-    try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
-        try:
-            seen = dict(connection.execute("SELECT run_id, stamp FROM folders").fetchall())
-            stamps = {f.name: stamp for f in _run_folders(paths.runs_dir()) if (stamp := _stamp(f)) is not None}
-            indexed = {row[0] for row in connection.execute("SELECT run_id FROM runs")}
-            if seen != stamps or not indexed <= set(stamps):
-                return None
-            return _index_rows(connection)
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return None
-
-
 def _read_folders(why: str) -> list[dict[str, Any]]:
     """Every finished, intact run read from its folder (no index), in the index's order."""
     root = paths.runs_dir()
-    _say_once(f"dabench: note: the index {paths.index_path()} cannot be updated ({why}); reading the run folders "
-              f"under {root} directly, writing nothing")
+    note = (f"dabench: note: the index {paths.index_path()} cannot be updated ({why}); reading the run folders "
+            f"under {root} directly, writing nothing")
+    if ("", note) not in _warned:  # once per process, as the warnings about a damaged folder
+        _warned.add(("", note))
+        print(note, file=sys.stderr)
     records = []
     for folder in _run_folders(root):
         result = read_done(folder)
@@ -404,34 +297,3 @@ def _read_folders(why: str) -> list[dict[str, Any]]:
         records.append(result)
     return sorted(records, key=lambda r: (r.get("method") or "", r.get("pair") or "", r.get("seed") or 0))
 
-
-def _say_once(line: str) -> None:
-    if ("", line) not in _warned:
-        _warned.add(("", line))
-        print(line, file=sys.stderr)
-
-
-# ---- searches ------------------------------------------------------------------------------------
-def record_search(run_ids: list[str]) -> Path:
-    """Remember that these runs are the points of one hyperparameter search (sweep --grid/--random), so that
-    `report search` lists them and no other run; the file is named by its content, so a resumed sweep
-    rewrites the same one."""
-    ids = sorted(set(run_ids))
-    path = paths.searches_dir() / f"{atomic.sha256_json(ids)[:16]}.json"
-    if not path.exists():
-        atomic.write_json(path, {"run_ids": ids})
-    return path
-
-
-def search_run_ids() -> set[str]:
-    """Every run id any recorded search holds (an unreadable record is named on stderr and skipped)."""
-    ids: set[str] = set()
-    folder = paths.searches_dir()
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            listed = json.loads(path.read_text())["run_ids"]
-            ids.update(str(run_id) for run_id in listed)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            print(f"dabench: warning: search record {path} is unreadable ({type(exc).__name__}); skipped",
-                  file=sys.stderr)
-    return ids

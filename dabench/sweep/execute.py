@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from dabench.errors import DabenchError
-from dabench.store import atomic, paths, progress, results
+from dabench.store import atomic, paths, progress, results, searches
 from dabench.store import run_lock as running
 from dabench.sweep.plan import RunRequest, parse_seeds, plan_sweep  # noqa: F401 -- re-exported for dabench.sweep.execute's callers
 from dabench.sweep.worker import Outcome, died, execute_request  # noqa: F401 -- re-exported
@@ -202,11 +202,11 @@ def point_labels(requests: list[RunRequest]) -> dict[str, str]:
 
 def record_searches(requests: list[RunRequest]) -> None:
     """A sweep with several settings of one (method, pair, seed) is a search: its runs are recorded as one
-    (dabench.store.results.record_search), so that `report search` lists them and no run made outside it."""
+    (dabench.store.searches.record_search), so that `report search` lists them and no run made outside it."""
     points = _points(requests)
     searched = [request.run_id for request in requests if points[request.run_id]]
     if searched:
-        results.record_search(searched)
+        searches.record_search(searched)
 
 
 def launch(launcher: str, requests: list[RunRequest], device: str, workers: int | None,

@@ -21,7 +21,7 @@ from dabench.errors import DabenchError
 from dabench.host import registry as registry_module
 from dabench.report import plot as plots
 from dabench.report.rows import METRIC_FIELDS, non_finite, ranked, why_not_ranked
-from dabench.store import results
+from dabench.store import searches
 from tests.report.conftest import RECORDS, record
 from tests.report.test_cli_reports import write_runs
 
@@ -50,7 +50,7 @@ def home(fresh_home: Path) -> Path:
     registry_module.reset()
     runs = [copy.deepcopy(r) for r in RECORDS if r["method"] != "nrc"] + bad_runs()
     write_runs(runs)
-    results.record_search([r["run_id"] for r in runs])  # every run a search point, so `report search` lists them
+    searches.record_search([r["run_id"] for r in runs])  # every run a search point, so `report search` lists them
     yield fresh_home
     registry_module.reset()
 

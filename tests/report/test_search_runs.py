@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from dabench.cli import cli
 from dabench.errors import DabenchError
 from dabench.host import registry as registry_module
-from dabench.store import results
+from dabench.store import results, searches
 from dabench.sweep.execute import point_labels, record_searches
 from dabench.sweep.plan import plan_sweep
 from tests.report.conftest import record
@@ -59,11 +59,11 @@ def test_no_two_runs_of_a_grid_share_a_progress_label(registry, draw: int) -> No
 
 def test_a_sweep_records_its_search_and_a_sweep_without_one_records_nothing(registry, fresh_home: Path) -> None:
     record_searches(_requests(registry, ()))
-    assert results.search_run_ids() == set()
+    assert searches.search_run_ids() == set()
     requests = _requests(registry, ("lr=0.01,0.001",))
     record_searches(requests)
     record_searches(requests)  # a resumed sweep: the same record, not a second one
-    assert results.search_run_ids() == {r.run_id for r in requests if r.method == "tent"}
+    assert searches.search_run_ids() == {r.run_id for r in requests if r.method == "tent"}
     assert len(list(results.paths.searches_dir().iterdir())) == 1
 
 
@@ -85,7 +85,7 @@ def test_report_search_lists_only_the_runs_a_search_ran(runs: list[dict]) -> Non
     out = CliRunner().invoke(cli, ["report", "search", "--by", "entropy"])
     assert isinstance(out.exception, DabenchError)
     assert str(out.exception).startswith("no hyperparameter search was run with this DABENCH_HOME")
-    results.record_search([run["run_id"] for run in runs])
+    searches.record_search([run["run_id"] for run in runs])
     out = CliRunner().invoke(cli, ["report", "search", "--by", "entropy", "--format", "csv"])
     assert out.exit_code == 0, out.output
     rows = list(csv.reader(io.StringIO(out.stdout)))[1:]

@@ -22,6 +22,7 @@ from dabench.host.registry import Registry
 from dabench.methods import AdaptContext, Method, RunLink, TargetImages
 from dabench.models import ClassifierNet
 from dabench.run.evaluate import Evaluator
+from dabench.run.memory import check_fits
 from dabench.run.networks import distilled_start, initial_model, ssl_target_key
 from dabench.run.plan import RunPlan, plan_run, source_spec
 from dabench.run.record import Timings, result_record
@@ -80,6 +81,7 @@ def _run_in(folder: Path, plan: RunPlan, registry: Registry, device_name: str, f
     try:
         with progress.run_log(folder, f"{plan.method.id} {plan.pair} seed {plan.seed}"):
             device = resolve_device(device_name)
+            check_fits(plan, registry, device)  # before any preparation or training: numbers, not a frozen machine
             data = _prepare_data(plan, registry)
             result, log_lines = _execute(plan, registry, device, data, folder)
     except DabenchError as exc:  # a plugin's bug keeps its traceback, as any failure does; a user's mistake leaves nothing

@@ -71,6 +71,18 @@ def test_data_check_finds_fer2013_known_defects(shared_data: Path) -> None:
     text = "\n".join(report.lines())
     assert "exact duplicates (sha256 of the file bytes): 1,516 groups, 1,853 surplus files" in text
     assert "warning: 557 duplicate groups span more than one split" in text
+    differing = [p for p in report.near if report.items[p.later].label != report.items[p.earlier].label]
+    assert (len(report.near), len(differing)) == (743, 49)  # near-identical faces across splits
+
+
+def test_data_check_finds_the_expw_subsets_near_duplicates(shared_data: Path) -> None:
+    """The issue's count, found by the check: 16 test faces with a near-identical copy in train, 7 relabelled."""
+    from dabench_datasets.expw import Expw
+
+    report = check_dataset(Expw(), shared_data / "expw")
+    pairs = {(report.items[p.later].split, report.items[p.earlier].split) for p in report.near}
+    differing = [p for p in report.near if report.items[p.later].label != report.items[p.earlier].label]
+    assert (len(report.near), len(differing), pairs) == (16, 7, {("test", "train")})
 
 
 def test_data_check_cli_on_ckplus(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,170 @@
+"""What a run will hold in memory and write to disk, estimated before it prepares data or trains, and refused
+with the numbers when it does not fit (``--set image_size=1024`` on a CPU once went past 6 GB in seconds).
+
+Memory: the prepared images of both sides (uint8, as the runner holds them), the network's parameters with
+their gradients and optimiser state (4 copies in float32), and the activations one training batch keeps for
+the backward pass: the outputs of every layer of the backbone (measured by a forward pass on PyTorch's
+``meta`` device, which allocates nothing) times the largest batch any stage trains with, twice over for their
+gradients, plus the float copy of the batch itself. Feature banks (NRC, AaD) and evaluation batches are small
+beside these and are covered by a 25% margin. Disk: the prepared arrays written to the cache (twice, while the
+new copy is published). The override is the environment variable ``DABENCH_MEMORY_CHECK=off``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dabench.data.identity import folder_listing
+from dabench.data.images import IMAGE_SUFFIXES
+from dabench.errors import DabenchError
+from dabench.host.registry import Registry
+from dabench.models import build_model
+from dabench.store import paths
+
+OVERRIDE = "DABENCH_MEMORY_CHECK"
+MARGIN = 1.25
+GB = 1024**3
+_VIEWS = (nn.Flatten, nn.Identity, nn.Dropout)  # their outputs share their input's storage
+
+
+@dataclass(frozen=True)
+class Estimate:
+    images: int  # bytes of prepared uint8 images both sides hold
+    model: int  # parameters, gradients and optimiser state
+    activations: int  # one training batch's stored activations, forward and backward
+    batch_size: int
+    image_size: int
+    network_known: bool = True  # False: the backbone cannot be measured on the meta device (it loads weights)
+
+    @property
+    def memory(self) -> int:
+        return int(MARGIN * (self.images + self.model + self.activations))
+
+    def describe(self) -> str:
+        if not self.network_known:
+            return f"images {self.images / GB:.2f} GB; the network's share is unknown, +{int(100 * (MARGIN - 1))}% margin"
+        return (f"training activations {self.activations / GB:.1f} GB (batch {self.batch_size} at "
+                f"{self.image_size} px), images {self.images / GB:.2f} GB, model {self.model / GB:.2f} GB, "
+                f"+{int(100 * (MARGIN - 1))}% margin")
+
+
+def activation_floats(module: nn.Module, channels: int, image_size: int) -> int:
+    """The number of values the layers of ``module`` output for one image (what backward keeps), counted
+    on the meta device; in-place layers and views add none."""
+    module = _on_meta(module)
+    total = 0
+
+    def count(layer: nn.Module, _inputs: Any, output: Any) -> None:
+        nonlocal total
+        if isinstance(layer, _VIEWS) or getattr(layer, "inplace", False):
+            return
+        for tensor in output if isinstance(output, (tuple, list)) else (output,):
+            if isinstance(tensor, torch.Tensor):
+                total += tensor.numel()
+
+    leaves = [layer for layer in module.modules() if not list(layer.children())]
+    handles = [layer.register_forward_hook(count) for layer in leaves]
+    try:
+        module.train()
+        with torch.no_grad():
+            module(torch.empty(2, channels, image_size, image_size, device="meta"))  # BatchNorm needs 2 to train
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total // 2
+
+
+def estimate(plan: Any, registry: Registry, image_counts: dict[str, int]) -> Estimate:
+    """The run's memory estimate; ``image_counts``: images per side (source, target) it will prepare."""
+    config = plan.config
+    size = config["image_size"]
+    batch = max([config["source"]["batch_size"], *(_batch_sizes(plan.hparams)),
+                 *([config["ssl"]["batch_size"]] if "ssl" in config and "batch_size" in config["ssl"] else [])])
+    images = sum(image_counts.values()) * size * size * 3
+    try:
+        with torch.device("meta"):
+            model = build_model(registry.backbone(config["backbone"]), len(plan.classes))
+        parameters = sum(p.numel() for p in model.parameters())
+        per_image = activation_floats(model, 3, size) + 3 * size * size  # the layers' outputs and the float batch
+    except Exception:  # noqa: BLE001 -- a backbone that cannot be built without real tensors: only the images are known
+        return Estimate(images=images, model=0, activations=0, batch_size=batch, image_size=size, network_known=False)
+    return Estimate(images=images, model=4 * 4 * parameters, activations=2 * 4 * per_image * batch,
+                    batch_size=batch, image_size=size)
+
+
+def check_fits(plan: Any, registry: Registry, device: torch.device) -> None:
+    """Refuse ``plan`` before it prepares data when its estimate exceeds the free memory of ``device`` or the
+    cache's free disk; ``DABENCH_MEMORY_CHECK=off`` skips the check."""
+    if os.environ.get(OVERRIDE, "").lower() in ("off", "0", "false", "no"):
+        return
+    counts = {side: expected_images(registry, getattr(plan.pair, side), plan.config) for side in ("source", "target")}
+    found = estimate(plan, registry, counts)
+    free = available_memory(device)
+    where = "the GPU" if device.type == "cuda" else "this machine"
+    if free is not None and found.memory > free:
+        raise DabenchError(f"run {plan.run_id} needs about {found.memory / GB:.1f} GB of memory ({found.describe()}) "
+                           f"and {where} has {free / GB:.1f} GB free; lower image_size or the batch size "
+                           f"(--set image_size=..., --set batch_size=...), or set {OVERRIDE}=off to run it anyway")
+    cache = paths.cache_dir("datasets")
+    disk = shutil.disk_usage(_existing(cache)).free
+    if 2 * found.images > disk:
+        raise DabenchError(f"run {plan.run_id} prepares about {found.images / GB:.1f} GB of images and {cache} has "
+                           f"{disk / GB:.1f} GB free; free space there, lower image_size, or move DABENCH_HOME")
+
+
+def expected_images(registry: Registry, dataset_id: str, config: dict[str, Any]) -> int:
+    """How many images a dataset will prepare: a generated one's counts from its options, a folder's image
+    files (a label file may cut several faces from one photo: an estimate), 0 when unknown."""
+    dataset = registry.dataset(dataset_id)
+    side = "source" if dataset_id == config["pair"].split(":")[0] else "target"
+    options = {**config["data"].get(side, {})}
+    if dataset.generated:
+        values = dataclasses.asdict(dataset.options(options)) if options is not None else {}
+        return sum(value for key, value in values.items() if key.startswith("n_") and isinstance(value, int))
+    try:
+        folder = paths.dataset_folder(dataset)
+    except DabenchError:
+        return 0  # preparing it will say what is missing
+    if folder is None:
+        return 0
+    return sum(name.lower().endswith(IMAGE_SUFFIXES) for name, _, _ in folder_listing(folder))
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Free bytes on ``device``: CUDA's own count, else Linux's MemAvailable; None where unknown."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _batch_sizes(hparams: Any) -> list[int]:
+    return [value for key, value in dataclasses.asdict(hparams).items()
+            if key.endswith("batch_size") and isinstance(value, int)] if dataclasses.is_dataclass(hparams) else []
+
+
+def _on_meta(module: nn.Module) -> nn.Module:
+    if all(p.device.type == "meta" for p in module.parameters()):
+        return module
+    import copy
+
+    return copy.deepcopy(module).to("meta")
+
+
+def _existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder

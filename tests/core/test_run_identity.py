@@ -10,7 +10,7 @@ from dabench.run.execute import plan_run
 PINNED = [
     ("source_only", "synth-lab:synth-wild", (), "7a1b657ec3696986"),
     ("shot", "synth-lab:synth-wild", (), "8f4f8b8ca0944d2d"),
-    ("nrc", "fer2013:ckplus", (), "1e32a5965dc4b5d5"),
+    ("nrc", "fer2013:ckplus", (), "2d0a04f327350370"),  # holds the shared data's content digest
     ("cluster_pl", "synth-lab:synth-wild", (), "f5003878da5159a6"),
     ("shot", "synth-lab:synth-wild", ("init=ssl",), "6f4c21e2256b80e0"),
 ]

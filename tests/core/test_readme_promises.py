@@ -205,7 +205,8 @@ def test_every_printed_run_id_is_what_dabench_plans(page: str, run_id: str, show
     from dabench.run.plan import plan_run
 
     assert shown, (f"{page} prints run id {run_id} in a form this test cannot plan; print it as `dabench run` "
-                   f"or `dabench status` does, after the command that makes it")
+                   f"or `dabench status` does, after the command that makes it, or elide an id no user can plan "
+                   f"(`{run_id[:8]}…`, as an id a test's scenario made)")
     pair = registry.pair(shown["pair"])
     if not all(registry.dataset(name).generated for name in (pair.source, pair.target)):
         if not SHARED_DATA.is_dir():

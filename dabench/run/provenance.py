@@ -5,6 +5,7 @@ run id (an unchanged config keeps its id), so a reused run can say when its meth
 from __future__ import annotations
 
 import hashlib
+import socket
 import sys
 from functools import cache
 from importlib.metadata import PackageNotFoundError, entry_points, packages_distributions, version
@@ -14,6 +15,19 @@ from typing import Any
 from dabench.host.loading import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
 
 UNKNOWN, CHANGED = "unknown", "changed"
+_NODE: dict[str, str] = {}  # where this process runs, beyond its host name, as its launcher said (set_node)
+
+
+def set_node(**where: str) -> None:
+    """Say where this process runs, for the runs it records: the Ray launcher's task gives ``ray_node_id`` and
+    ``ray_node_name`` (several Ray nodes may share one host, and a host name says nothing of the cluster)."""
+    _NODE.clear()
+    _NODE.update(where)
+
+
+def node_record() -> dict[str, str]:
+    """result.json's ``node``: ``{"host": ...}`` plus what the launcher said with :func:`set_node`."""
+    return {"host": socket.gethostname(), **_NODE}
 
 
 def code_record(registry: Any, method: str, backbone: str, datasets: tuple[str, ...]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def result_record(plan: RunPlan, registry: Registry, device: torch.device, recor
         "source_accuracy": source_metrics["accuracy"], "source_macro_f1": source_metrics["macro_f1"],
         "history": history,
         "oracle_accuracy": max((h["accuracy"] for h in history), default=None),
-        "seconds": round(seconds, 3), "device": device_name(device),
+        "seconds": round(seconds, 3), "device": device_name(device), "node": provenance.node_record(),
         "timings": {**timings.stages, **{f"method.{k}": round(v, 3) for k, v in records.timings.items()}},
         "method_records": records.values,
         "pseudo_label_quality": pseudo_label_quality(records.pseudo_labels, adapt.labels),

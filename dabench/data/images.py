@@ -18,6 +18,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from dabench.data.fields import unreadable
 from dabench.errors import DabenchError
 from dabench.store.progress import progress
 
@@ -309,12 +310,29 @@ def decode_items(items: list[ImageItem], resolution: int, mode: str, crop: CropS
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (hidden files skipped), sorted by name."""
-    with os.scandir(folder) as entries:
-        return sorted(Path(e.path) for e in entries
-                      if e.is_file() and not e.name.startswith(".") and e.name.lower().endswith(IMAGE_SUFFIXES))
+    """Image files directly in ``folder`` (hidden files skipped), sorted by name. A folder that cannot be
+    listed, or an entry that cannot be followed (a link loop), is one FieldError naming it."""
+    return sorted(path for path, entry in _entries(folder)
+                  if not entry.name.startswith(".") and entry.name.lower().endswith(IMAGE_SUFFIXES)
+                  and _followed(path, entry.is_file))
 
 
 def subfolders(folder: Path) -> list[Path]:
-    with os.scandir(folder) as entries:
-        return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
+    """Folders directly in ``folder`` (hidden ones skipped), sorted by name; errors as :func:`list_images`."""
+    return sorted(path for path, entry in _entries(folder)
+                  if not entry.name.startswith(".") and _followed(path, entry.is_dir))
+
+
+def _entries(folder: Path) -> list[tuple[Path, os.DirEntry]]:
+    try:
+        with os.scandir(folder) as entries:
+            return [(Path(entry.path), entry) for entry in entries]
+    except OSError as exc:
+        raise unreadable(folder, exc) from None
+
+
+def _followed(path: Path, test: Callable[[], bool]) -> bool:
+    try:
+        return test()
+    except OSError as exc:
+        raise unreadable(path, exc) from None

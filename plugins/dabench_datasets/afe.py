@@ -3,41 +3,41 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dabench
-from dabench.data import FaceOptions, FolderDataset
+from dabench.data import FaceOptions, FolderDataset, fields
 from dabench.data.images import ImageItem
 from dabench.labels import CANONICAL_CLASSES
 
 LIST_DIR = Path("annos/TrainTest")
 IMAGE_DIR = Path("src/image")
 LISTS = {"Train.csv": "train", "Test.csv": "test"}
+FIELDS = ("path", "left", "top", "right", "bottom", "emotion")
+NUMBER = re.compile(r"[-+.0-9eE]+")  # what a header's words are not
 CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "neutral", 5: "sadness", 6: "surprise"}
 
 
-def parse_list(path: Path) -> list[tuple[str, tuple[float, float, float, float], int]]:
-    """(path under src/image/, box, code) per line; a header line (non-numeric fields) is skipped."""
+def parse_list(path: Path, shown: str = "") -> list[tuple[str, tuple[float, float, float, float], int]]:
+    """(path under src/image/, box, code) per line; a first line whose five number fields are all words
+    is a header and skipped. A bad field is a FieldError (a ValueError) naming ``shown`` and the line."""
+    return [(relative, box, code) for _, relative, box, code in _rows(path, shown or path.name)]
+
+
+def _rows(path: Path, shown: str) -> list[tuple[fields.Line, str, tuple[float, float, float, float], int]]:
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 6:
-            raise ValueError(f"line {number} of {path.name} has {len(parts)} fields, expected 6 "
-                             "(path left top right bottom emotion, space-separated)")
-        try:
-            left, top, right, bottom = (float(v) for v in parts[1:5])
-            code = int(parts[5])
-        except ValueError:
-            if number == 1:
-                continue  # a header
-            raise ValueError(f"line {number} of {path.name} is not numeric where expected: {line!r}") from None
-        if code not in CODES:
-            raise ValueError(f"unknown label code {code} at line {number} of {path.name}; codes are "
-                             + ", ".join(f"{c} {n}" for c, n in CODES.items()))
+    for line, parts in fields.split_lines(path, shown):
+        line.count(parts, FIELDS)
+        if line.number == 1 and not any(NUMBER.fullmatch(value) for value in parts[1:]):
+            continue  # a header
         relative = parts[0].removeprefix("./").removeprefix(f"{IMAGE_DIR}/")
-        rows.append((relative, (left, top, right, bottom), code))
+        relative = line.path(relative, "path")
+        left, top, right, bottom = (line.coordinate(parts[i], FIELDS[i]) for i in (1, 2, 3, 4))
+        box = line.box(left, top, right, bottom)
+        rows.append((line, relative, box, line.code(parts[5], "emotion", CODES)))
+    if not rows:
+        raise fields.no_rows(shown, "'p1/a.jpg 30 20 110 100 3'")
     return rows
 
 
@@ -58,17 +58,18 @@ class Afe(FolderDataset):
         items, absent = [], []
         for list_name, split in LISTS.items():
             try:
-                rows = parse_list(folder / LIST_DIR / list_name)
-            except ValueError as exc:
+                rows = _rows(folder / LIST_DIR / list_name, f"{LIST_DIR}/{list_name}")
+            except fields.FieldError as exc:
                 raise self.missing(folder, str(exc)) from None
-            for relative, box, code in rows:
+            for line, relative, box, code in rows:
                 path = image_dir / relative
                 if not path.is_file():
-                    absent.append(relative)
+                    absent.append((line, relative))
                 items.append(ImageItem(relative, split, CANONICAL_CLASSES.index(CODES[code]), path, box=box))
         if absent:
             raise self.missing(folder, f"the lists name {len(absent)} image(s) absent from {IMAGE_DIR}/ "
-                                       f"(first: {', '.join(absent[:3])})")
+                                       f"(first: {', '.join(name for _, name in absent[:3])}); the first absent "
+                                       f"is named at {absent[0][0]}")
         return items
 
 

@@ -4,12 +4,10 @@ non-face) are dropped; contempt (7) is kept as an extra class that pairs drop.""
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import dabench
-from dabench.data import FaceOptions, FolderDataset
+from dabench.data import FaceOptions, FolderDataset, fields
 from dabench.data.images import ImageItem
 from dabench.labels import CANONICAL_CLASSES
 
@@ -21,30 +19,33 @@ HEADER = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_heigh
 CODES = {0: "neutral", 1: "happiness", 2: "sadness", 3: "surprise", 4: "fear", 5: "disgust", 6: "anger",
          7: "contempt"}
 NOT_EXPRESSIONS = {8, 9, 10}  # none, uncertain, non-face
+ALL_CODES = {**CODES, 8: "none (dropped)", 9: "uncertain (dropped)", 10: "non-face (dropped)"}
 CLASSES = CANONICAL_CLASSES + ("contempt",)
 
 
-def parse_list(path: Path) -> list[tuple[str, tuple[float, float, float, float], int]]:
-    """(subDirectory_filePath, box, code) per row with an expression code; the header is optional
-    (the release's validation.csv has none)."""
-    rows = []
-    with open(path, newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or (number == 1 and row[0] == HEADER[0]):
-                continue
-            if len(row) < 7:
-                raise ValueError(f"line {number} of {path.name} has {len(row)} fields, expected {len(HEADER)}")
-            try:
-                x, y, width, height = (float(v) for v in row[1:5])
-                code = int(row[6])
-            except ValueError:
-                raise ValueError(f"line {number} of {path.name} is not numeric where expected") from None
-            if code in NOT_EXPRESSIONS:
-                continue
-            if code not in CODES:
-                raise ValueError(f"unknown label code {code} at line {number} of {path.name}; codes are 0-7 "
-                                 "(neutral, happy, sad, surprise, fear, disgust, anger, contempt) and 8-10 (dropped)")
-            rows.append((row[0], (x, y, x + width, y + height), code))
+def parse_list(path: Path, shown: str = "") -> list[tuple[str, tuple[float, float, float, float], int]]:
+    """(subDirectory_filePath, box, code) per row with an expression code; the header is optional (the
+    release's validation.csv has none). Landmarks, valence and arousal are not read. A bad field is a
+    FieldError (a ValueError) naming ``shown`` (default: the file's name) and the line."""
+    return [(relative, box, code) for _, relative, box, code in _rows(path, shown or path.name)]
+
+
+def _rows(path: Path, shown: str) -> list[tuple[fields.Line, str, tuple[float, float, float, float], int]]:
+    rows, listed = [], 0
+    for line, row in fields.csv_rows(path, shown):
+        if line.number == 1 and row[0] == HEADER[0]:
+            continue
+        listed += 1
+        line.count(row, HEADER[:7], at_least=True)
+        relative = line.path(row[0], HEADER[0])
+        x, y = line.coordinate(row[1], HEADER[1]), line.coordinate(row[2], HEADER[2])
+        width, height = (line.decimal(row[i], HEADER[i], high=fields.MAX_SIDE, meaning="a size in px") for i in (3, 4))
+        code = line.code(row[6], HEADER[6], ALL_CODES)
+        if code in NOT_EXPRESSIONS:
+            continue
+        rows.append((line, relative, line.box(x, y, x + width, y + height), code))
+    if not listed:
+        raise fields.no_rows(shown, "'1/a.jpg,20,10,80,80,<landmarks>,1,0.5,-0.2'")
     return rows
 
 
@@ -66,20 +67,22 @@ class AffectNet(FolderDataset):
         items, absent = [], []
         for list_name, split in LISTS.items():
             try:
-                rows = parse_list(folder / LIST_DIR / list_name)
-            except ValueError as exc:
+                rows = _rows(folder / LIST_DIR / list_name, f"{LIST_DIR}/{list_name}")
+                for line, relative, box, code in rows:
+                    sub, _, name = relative.rpartition("/")
+                    if sub not in listing:
+                        directory = image_dir / sub
+                        listing[sub] = (fields.names_in(directory, f"{IMAGE_DIR}/{sub}") if directory.is_dir()
+                                        else set())
+                    if name not in listing[sub]:
+                        absent.append((line, relative))
+                    items.append(ImageItem(relative, split, CLASSES.index(CODES[code]), image_dir / relative, box=box))
+            except fields.FieldError as exc:
                 raise self.missing(folder, str(exc)) from None
-            for relative, box, code in rows:
-                sub, _, name = relative.rpartition("/")
-                if sub not in listing:
-                    directory = image_dir / sub
-                    listing[sub] = set(os.listdir(directory)) if directory.is_dir() else set()
-                if name not in listing[sub]:
-                    absent.append(relative)
-                items.append(ImageItem(relative, split, CLASSES.index(CODES[code]), image_dir / relative, box=box))
         if absent:
             raise self.missing(folder, f"the lists name {len(absent)} image(s) absent from {IMAGE_DIR}/ "
-                                       f"(first: {', '.join(absent[:3])})")
+                                       f"(first: {', '.join(name for _, name in absent[:3])}); the first absent "
+                                       f"is named at {absent[0][0]}")
         return items
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dabench
-from dabench.data import CropSpec, FaceOptions, FolderDataset
+from dabench.data import CropSpec, FaceOptions, FolderDataset, fields
 from dabench.data.images import ImageItem, list_images, subfolders
 from dabench.labels import CANONICAL_CLASSES
 
@@ -32,6 +32,19 @@ class CkPlusOptions(FaceOptions):
         super().__post_init__()
         if self.peak_frames < 1:
             raise ValueError(f"peak_frames must be >= 1, got {self.peak_frames}")
+
+
+def read_emotion(path: Path, shown: str) -> int:
+    """The code of an Emotion/*_emotion.txt file: one line holding one whole number written as a float
+    ('   3.0000000e+00'); a FieldError names a bad one."""
+    rows = list(fields.split_lines(path, shown))
+    if not rows:
+        raise fields.FieldError(f"{shown} is empty; expected one emotion code like '3.0000000e+00'")
+    line, parts = rows[0]
+    if len(rows) > 1:
+        raise fields.FieldError(f"{shown} has {len(rows)} lines, expected one emotion code")
+    line.count(parts, ("emotion",))
+    return line.code(parts[0], "emotion", EMOTION_CODES, float_notation=True)
 
 
 def subject_of(file_name: str) -> str:
@@ -106,14 +119,10 @@ class CkPlus(FolderDataset):
             raise self.missing(folder, "cohn-kanade-images/ found but its labels Emotion/ are missing (images present, no labels)")
         items = []
         for label_path in sorted(emotion.glob("S*/*/*_emotion.txt")):
-            text = label_path.read_text().split()
             try:
-                code = int(float(text[0])) if text else None
-            except ValueError:
-                code = None
-            if code not in EMOTION_CODES:
-                raise self.missing(folder, f"unknown label code {text[:1]} in {label_path.relative_to(folder)}; "
-                                           "codes are " + ", ".join(f"{c} {n}" for c, n in EMOTION_CODES.items()))
+                code = read_emotion(label_path, label_path.relative_to(folder).as_posix())
+            except fields.FieldError as exc:
+                raise self.missing(folder, str(exc)) from None
             sequence = folder / "cohn-kanade-images" / label_path.parent.relative_to(emotion)
             frames = list_images(sequence) if sequence.is_dir() else []
             if not frames:

@@ -6,39 +6,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import dabench
-from dabench.data import FaceOptions, FolderDataset
+from dabench.data import FaceOptions, FolderDataset, fields
 from dabench.data.images import ImageItem, list_images
 from dabench.labels import CANONICAL_CLASSES
 
 LABEL_FILE = Path("label/label.lst")
 IMAGE_DIR = Path("image/origin")
 CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness", 5: "surprise", 6: "neutral"}
+FIELDS = ("image", "face_id", "top", "left", "right", "bottom", "confidence", "label")
 SPLIT_RULE = Path(__file__).parent / "splits" / "expw_v1.yaml"
 
 
-def parse_label_file(path: Path) -> list[tuple[str, int, tuple[float, float, float, float], int]]:
+def parse_label_file(path: Path, shown: str = "") -> list[tuple[str, int, tuple[float, float, float, float], int]]:
     """(image name, face id, box (left, top, right, bottom), code) per line
-    'image face_id top left right bottom confidence label'; ValueError names a bad line."""
+    'image face_id top left right bottom confidence label' (confidence is not read); a bad field is a
+    FieldError (a ValueError) naming ``shown`` (default: the file's name) and the line."""
+    return [(name, face_id, box, code) for _, name, face_id, box, code in _rows(path, shown or path.name)]
+
+
+def _rows(path: Path, shown: str) -> list[tuple[fields.Line, str, int, tuple[float, float, float, float], int]]:
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 8:
-            raise ValueError(f"line {number} of {path.name} has {len(parts)} fields, expected 8 "
-                             "(image face_id top left right bottom confidence label)")
-        try:
-            face_id, top, left, right, bottom = int(parts[1]), *(float(v) for v in parts[2:6])
-            code = int(parts[7])
-        except ValueError:
-            raise ValueError(f"line {number} of {path.name} is not numeric where expected: {line!r}") from None
-        if min(top, left) < 0 or not left < right or not top < bottom:
-            raise ValueError(f"line {number} of {path.name} has an impossible face box (top {top:g}, left {left:g}, "
-                             f"right {right:g}, bottom {bottom:g}): corners must be >= 0, left < right, top < bottom")
-        if code not in CODES:
-            raise ValueError(f"unknown label code {code} at line {number} of {path.name}; codes are "
-                             + ", ".join(f"{c} {n}" for c, n in CODES.items()))
-        rows.append((parts[0], face_id, (left, top, right, bottom), code))
+    for line, parts in fields.split_lines(path, shown):
+        line.count(parts, FIELDS)
+        name = line.path(parts[0], "image", plain=True)
+        face_id = line.integer(parts[1], "face_id", 0)
+        top, left, right, bottom = (line.coordinate(parts[i], FIELDS[i]) for i in (2, 3, 4, 5))
+        box = line.box(left, top, right, bottom)
+        rows.append((line, name, face_id, box, line.code(parts[7], "label", CODES)))
+    if not rows:
+        raise fields.no_rows(shown, "'angry_actor_104.jpg 0 28 45 158 141 22.9362 0'")
     return rows
 
 
@@ -65,19 +61,20 @@ class Expw(FolderDataset):
         if not image_dir.is_dir():
             raise self.missing(folder, f"image folder {IMAGE_DIR}/ not found")
         try:
-            rows = parse_label_file(label_path)
-        except ValueError as exc:
+            rows = _rows(label_path, str(LABEL_FILE))
+        except fields.FieldError as exc:
             raise self.missing(folder, str(exc)) from None
         present = {path.name: path for path in list_images(image_dir)}
-        absent = sorted({name for name, _, _, _ in rows if name not in present})
+        absent = [(line, name) for line, name, _, _, _ in rows if name not in present]
         if absent:
-            raise self.missing(folder, f"{LABEL_FILE} names {len(absent)} image(s) absent from {IMAGE_DIR}/ "
-                                       f"(first: {', '.join(absent[:3])})")
+            names = sorted({name for _, name in absent})
+            raise self.missing(folder, f"{LABEL_FILE} names {len(names)} image(s) absent from {IMAGE_DIR}/ "
+                                       f"(first: {', '.join(names[:3])}); the first absent is named at {absent[0][0]}")
         rule = self.rule()
         assert rule is not None
         return [ImageItem(f"{name}#{face_id}", rule.assign(name), CANONICAL_CLASSES.index(CODES[code]),
                           present[name], box=box, group=name)
-                for name, face_id, box, code in rows]
+                for _, name, face_id, box, code in rows]
 
 
 @dabench.hookimpl

@@ -6,13 +6,12 @@ folder; with only train/ and test/, files named ``PublicTest_*`` inside test/ go
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 import dabench
-from dabench.data import FaceOptions, FolderDataset
+from dabench.data import FaceOptions, FolderDataset, fields
 from dabench.data.images import ImageItem, list_images, subfolders
 from dabench.labels import CANONICAL_CLASSES
 
@@ -21,6 +20,7 @@ CSV_NAME = "fer2013.csv"
 CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness", 5: "surprise", 6: "neutral"}
 FOLDER_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
                   "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+HEADER = ["emotion", "pixels", "Usage"]
 USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SIDE = 48
 
@@ -89,29 +89,25 @@ class Fer2013(FolderDataset):
         return items
 
     def _csv_items(self, path: Path, folder: Path) -> list[ImageItem]:
-        items = []
-        with open(path, newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
-                raise self.missing(folder, f"{CSV_NAME} header is {header}, expected emotion,pixels,Usage")
-            for number, row in enumerate(reader, start=2):
-                if len(row) < 3:
-                    raise self.missing(folder, f"{CSV_NAME} line {number} has {len(row)} field(s), expected 3")
-                raw, usage = row[0].strip(), row[2].strip()
-                code = int(raw) if raw.isdigit() else None
-                if code not in CODES:
-                    raise self.missing(folder, f"unknown label code {raw!r} at line {number} of {CSV_NAME}; "
-                                               "codes are 0..6")
-                if usage not in USAGE:
-                    raise self.missing(folder, f"unknown Usage {usage!r} at line {number} of {CSV_NAME}; "
-                                               f"expected {', '.join(USAGE)}")
-                pixels = np.array(row[1].split(), dtype=np.uint8)
-                if pixels.size != SIDE * SIDE:
-                    raise self.missing(folder, f"line {number} of {CSV_NAME} has {pixels.size} pixels, "
-                                               f"expected {SIDE * SIDE}")
-                items.append(ImageItem(f"{usage}_{number}", USAGE[usage], CANONICAL_CLASSES.index(CODES[code]),
-                                       pixels=pixels.reshape(SIDE, SIDE)))
+        items: list[ImageItem] = []
+        header_read = False
+        try:
+            for line, row in fields.csv_rows(path, CSV_NAME):
+                if not header_read:  # the first row
+                    if row[:3] != HEADER:
+                        raise line.error(f"the header is {','.join(row)!r}, expected {','.join(HEADER)}")
+                    header_read = True
+                    continue
+                line.count(row, HEADER, at_least=True)  # columns after Usage are not read
+                code = line.code(row[0], "emotion", CODES)
+                pixels = line.integers(row[1], "pixels", SIDE * SIDE, 0, 255)
+                usage = line.choice(row[2], "Usage", tuple(USAGE))
+                items.append(ImageItem(f"{usage}_{line.number}", USAGE[usage], CANONICAL_CLASSES.index(CODES[code]),
+                                       pixels=pixels.astype(np.uint8).reshape(SIDE, SIDE)))
+        except fields.FieldError as exc:
+            raise self.missing(folder, str(exc)) from None
+        if not items:
+            raise self.missing(folder, str(fields.no_rows(CSV_NAME, "'3,<2304 pixel values 0..255>,Training'")))
         return items
 
 

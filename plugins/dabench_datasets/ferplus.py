@@ -4,15 +4,13 @@ a label rule turns the votes into one class (contempt is kept as an extra class 
 
 from __future__ import annotations
 
-import csv
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dabench
-from dabench.data import FaceOptions, FolderDataset
+from dabench.data import FaceOptions, FolderDataset, fields
 from dabench.data.images import ImageItem
 from dabench.labels import CANONICAL_CLASSES
 
@@ -80,46 +78,45 @@ def _is_header(row: list[str]) -> bool:
 
 def parse_label_file(path: Path, shown: str) -> list[VoteRow]:
     """Every row of one label.csv (``shown``: its name in messages, e.g. FER2013Train/label.csv); a header
-    line is skipped. ValueError names the file and line of a bad field count, box or vote."""
+    line is skipped. A FieldError (a ValueError) names the file and line of a bad field count, box or vote."""
     rows: list[VoteRow] = []
     first_line: dict[str, int] = {}
-    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is no part of line 1
-        for number, row in enumerate(csv.reader(handle), start=1):
-            row = [value.strip() for value in row]
-            if not any(row):
-                continue
-            if len(row) not in (FIELDS_WITH_BOX, FIELDS_WITHOUT_BOX):
-                raise ValueError(f"line {number} of {shown} has {len(row)} fields, expected {FIELDS_WITH_BOX} "
-                                 f"({ROW_FORMAT}) or {FIELDS_WITHOUT_BOX} (the same without box)")
-            if number == 1 and _is_header(row):
-                names = [value.lower() for value in row[-len(VOTE_COLUMNS):]]
-                if names != [name.lower() for name in VOTE_COLUMNS]:
-                    raise ValueError(f"line 1 of {shown} looks like a header but its vote columns are "
-                                     f"{','.join(row[-len(VOTE_COLUMNS):])}; expected {','.join(VOTE_COLUMNS)} "
-                                     "in that order")
-                continue
-            image, box = row[0], None
-            if not image:
-                raise ValueError(f"line {number} of {shown} has an empty image name")
-            if image in first_line:
-                raise ValueError(f"line {number} of {shown} repeats {image} (first at line {first_line[image]})")
-            first_line[image] = number
-            if len(row) == FIELDS_WITH_BOX:
-                match = BOX.match(row[1])
-                left, top, right, bottom = (int(v) for v in match.groups()) if match else (0, 0, 0, 0)
-                if not match or right <= left or bottom <= top:
-                    raise ValueError(f"line {number} of {shown} has box {row[1]!r}, expected "
-                                     "'(left, top, right, bottom)' in whole pixels with right > left, bottom > top")
-                box = (left, top, right, bottom)
-            votes = []
-            for name, value in zip(VOTE_COLUMNS, row[-len(VOTE_COLUMNS):]):
-                if not value.isdigit():
-                    raise ValueError(f"line {number} of {shown}: the {name} vote {value!r} is not a count "
-                                     "(a whole number >= 0)")
-                votes.append(int(value))
-            if not any(votes):
-                raise ValueError(f"line {number} of {shown} has no votes (all {len(VOTE_COLUMNS)} counts are 0)")
-            rows.append(VoteRow(number, image, box, tuple(votes)))
+    listed = 0
+    for line, row in fields.csv_rows(path, shown):
+        number = line.number
+        if len(row) not in (FIELDS_WITH_BOX, FIELDS_WITHOUT_BOX):
+            raise fields.FieldError(f"{line} has {len(row)} fields, expected {FIELDS_WITH_BOX} ({ROW_FORMAT}) or "
+                                    f"{FIELDS_WITHOUT_BOX} (the same without box)")
+        if number == 1 and _is_header(row):
+            names = [value.lower() for value in row[-len(VOTE_COLUMNS):]]
+            if names != [name.lower() for name in VOTE_COLUMNS]:
+                raise fields.FieldError(f"{line} looks like a header but its vote columns are "
+                                        f"{','.join(row[-len(VOTE_COLUMNS):])}; expected {','.join(VOTE_COLUMNS)} "
+                                        "in that order")
+            continue
+        listed += 1
+        if not row[0]:
+            raise fields.FieldError(f"{line} has an empty image name")
+        image, box = line.path(row[0], "the image name", plain=True), None
+        if image in first_line:
+            raise fields.FieldError(f"{line} repeats {image} (first at line {first_line[image]})")
+        first_line[image] = number
+        if len(row) == FIELDS_WITH_BOX:
+            match = BOX.match(row[1])
+            if not match:
+                raise fields.FieldError(f"{line} has box {row[1]!r}, expected '(left, top, right, bottom)' in whole "
+                                        "pixels with right > left, bottom > top")
+            left, top, right, bottom = (line.coordinate(value, f"the box's {name}")
+                                        for value, name in zip(match.groups(), ("left", "top", "right", "bottom")))
+            line.box(left, top, right, bottom)
+            box = (int(left), int(top), int(right), int(bottom))
+        votes = tuple(line.integer(value, f"the {name} vote", 0, meaning="a count")
+                      for name, value in zip(VOTE_COLUMNS, row[-len(VOTE_COLUMNS):]))
+        if not any(votes):
+            raise fields.FieldError(f"{line} has no votes (all {len(VOTE_COLUMNS)} counts are 0)")
+        rows.append(VoteRow(number, image, box, votes))
+    if not listed:
+        raise fields.no_rows(shown, "'fer0000000.png,\"(0, 0, 48, 48)\",4,0,0,2,4,0,0,0,0,0'")
     return rows
 
 
@@ -152,9 +149,9 @@ class FerPlus(FolderDataset):
                 raise self.missing(folder, f"label file {shown} not found (images without labels)")
             try:
                 rows = parse_label_file(folder / name / LABEL_FILE, shown)
-            except ValueError as exc:
+                present = fields.names_in(folder / name, f"{name}/")  # one listing instead of a stat per image
+            except fields.FieldError as exc:
                 raise self.missing(folder, str(exc)) from None
-            present = set(os.listdir(folder / name))  # one listing instead of a stat per image
             absent = [row for row in rows if row.image not in present]
             if absent:
                 raise self.missing(folder, f"line {absent[0].line} of {shown} names {absent[0].image}, absent from "

@@ -41,7 +41,8 @@ def test_codes_map_drop_non_expressions_and_keep_contempt(tmp_path: Path) -> Non
 
 def test_unknown_code_is_an_error(tmp_path: Path) -> None:
     make_affectnet(tmp_path, [("1/a.jpg", 11)], [])
-    with pytest.raises(DabenchError, match="unknown label code 11 at line 2 of training.csv"):
+    with pytest.raises(DabenchError, match="line 2 of Manually_Annotated_file_lists/training.csv: "
+                                           "expression '11' is an unknown label code"):
         prepare(AffectNet(), tmp_path)
 
 
@@ -66,7 +67,7 @@ def test_crop_is_exactly_the_face_box(tmp_path: Path) -> None:
         lines.append(f"{relative},{x},{y},{width},{height},1.0;2.0,1,0.5,-0.2")
     (folder / "Manually_Annotated_file_lists").mkdir(parents=True)
     (folder / "Manually_Annotated_file_lists" / "training.csv").write_text("\n".join(lines) + "\n")
-    (folder / "Manually_Annotated_file_lists" / "validation.csv").write_text("")
+    (folder / "Manually_Annotated_file_lists" / "validation.csv").write_text(lines[1] + "\n")  # an empty list is refused
     square, wide = prepare(AffectNet(), tmp_path, resolution=48).split("train").images[..., 0].astype(float)
     # 48x48 box at 48 px: no resize, so the crop is the box's pixels, bit for bit
     assert np.array_equal(square, photo[10:58, 20:68])

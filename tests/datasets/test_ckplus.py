@@ -61,5 +61,6 @@ def test_unknown_emotion_code(tmp_path: Path) -> None:
     write_image(folder / "cohn-kanade-images" / "S005" / "001" / "S005_001_00000001.png", 64, 64, 9)
     (folder / "Emotion" / "S005" / "001").mkdir(parents=True)
     (folder / "Emotion" / "S005" / "001" / "S005_001_00000001_emotion.txt").write_text("   9.0000000e+00\n")
-    with pytest.raises(DabenchError, match=r"unknown label code \['9.0000000e\+00'\]"):
+    with pytest.raises(DabenchError, match=r"line 1 of Emotion/S005/001/S005_001_00000001_emotion.txt: "
+                                           r"emotion '9.0000000e\+00' is an unknown label code"):
         prepare(CkPlus(), tmp_path)

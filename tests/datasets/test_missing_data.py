@@ -116,7 +116,7 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
      "label file EmoLabel/list_patition_label.txt not found (images are present, no labels)"),
     ("rafdb", rafdb_label_naming_absent_images,
      "EmoLabel/list_patition_label.txt names 1 image(s) absent from Image/aligned/ (first: test_0001_aligned.jpg)"),
-    ("rafdb", rafdb_unknown_code, "unknown label code 8 at line 1 of list_patition_label.txt"),
+    ("rafdb", rafdb_unknown_code, "line 1 of EmoLabel/list_patition_label.txt: code '8' is an unknown label code"),
     ("fer2013", fer2013_loose_images, "1 image(s) directly in train/ have no labels (no class folder)"),
     ("fer2013", fer2013_unknown_class, "unknown label code: class folder train/contempt/"),
     ("fer2013", fer2013_empty, "neither fer2013.csv nor a train/ class folder found"),
@@ -125,7 +125,7 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("expw", expw_label_naming_absent_images, "label/label.lst names 1 image(s) absent from image/origin/ (first: b.jpg)"),
     ("afe", afe_missing_list, "label file(s) annos/TrainTest/Test.csv not found (images are present, no labels)"),
     ("afe", afe_list_naming_absent_images, "the lists name 1 image(s) absent from src/image/ (first: b.jpg)"),
-    ("afe", afe_unknown_code, "unknown label code 7 at line 1 of Test.csv"),
+    ("afe", afe_unknown_code, "line 1 of annos/TrainTest/Test.csv: emotion '7' is an unknown label code"),
     ("affectnet", affectnet_no_lists, "label file(s) Manually_Annotated_file_lists/training.csv, "
                                       "Manually_Annotated_file_lists/validation.csv not found (images are present"),
     ("affectnet", affectnet_list_naming_absent_images,

@@ -101,6 +101,7 @@ class FolderDataset(Dataset):
     def build(self, folder: Path | None, options: FaceOptions) -> dict[str, Split]:
         assert folder is not None
         items = self.items(folder, options)
+        refuse_unknown_splits(self.id, self.splits, items, folder)
         images, hashes = decode_items(items, options.resolution, self.mode, self.crop_spec(options, folder),
                                       desc=f"prepare {self.id}", dataset=self.id)
         keep = np.ones(len(items), dtype=bool)
@@ -118,6 +119,21 @@ class FolderDataset(Dataset):
 
 
 NativeDataset = FolderDataset  # its former name
+
+
+def refuse_unknown_splits(dataset_id: str, splits: tuple[str, ...], items: list[ImageItem], folder: Path) -> None:
+    """One DabenchError, before any image is decoded, when items carry a split that is not one of ``splits``
+    (each such split with its count and an example item): build() would otherwise drop them without a word."""
+    unknown: dict[object, list[ImageItem]] = {}
+    for item in items:
+        if item.split not in splits:
+            unknown.setdefault(item.split, []).append(item)
+    if unknown:
+        found = "; ".join(f"split {name!r}: {len(of)} item(s), e.g. {of[0].name!r}" for name, of in unknown.items())
+        raise DabenchError(f"dataset '{dataset_id}' in {folder}: items() gave splits that are not among its splits "
+                           f"({', '.join(splits)}): {found}. Nothing was prepared. Give each item one of "
+                           f"{', '.join(splits)} in items() (a validation set usually joins train), or declare "
+                           f"the split in the dataset's splits")
 
 
 def dedup_mask(items: list[ImageItem], hashes: list[str]) -> np.ndarray:

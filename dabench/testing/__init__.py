@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dabench.testing.common import ConformanceError, _require
+from dabench.testing.common import ConformanceError, ConformanceWarning, _require
 from dabench.testing.datasets import check_dataset, check_validator, write_image_folder
 from dabench.testing.methods import (
     MethodReport,
@@ -21,7 +21,7 @@ from dabench.testing.methods import (
     tiny_source_model,
 )
 
-__all__ = ["ConformanceError", "MethodReport", "TinyData", "check_dataset", "check_method", "check_plugin",
+__all__ = ["ConformanceError", "ConformanceWarning", "MethodReport", "TinyData", "check_dataset", "check_method", "check_plugin",
            "check_registration", "check_validator", "tiny_data", "tiny_hparams", "tiny_model",
            "tiny_source_model", "write_image_folder"]
 

@@ -14,6 +14,11 @@ class ConformanceError(AssertionError):
     """A plugin breaks the dabench contract; the message says what and how to fix it."""
 
 
+class ConformanceWarning(UserWarning):
+    """What is wrong for most plugins but can be right for some (the message says which); tests that want it
+    fatal use ``-W error::dabench.testing.ConformanceWarning``."""
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConformanceError(message)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from dabench.data import dataset as dataset_api
+from dabench.data.folder import FolderDataset
 from dabench.data.synth import generate_faces
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
@@ -23,14 +26,16 @@ from dabench.testing.common import (
     METHOD_ID,
     RESOLUTION,
     ConformanceError,
+    ConformanceWarning,
     _require,
 )
 
 
 # --------------------------------------------------------------------------------------------- datasets
 def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str, Any] | None = None) -> dict[str, int]:
-    """id, classes, splits, options and the missing-folder message; then, for a generated dataset or
-    when ``data_root`` holds ``<id>/``, two builds at 16 px: valid, equal splits. Returns split sizes."""
+    """id, classes, splits, options, the missing-folder message and a split rule (warned without one); then, for a
+    generated dataset or when ``data_root`` holds ``<id>/``, two builds at 16 px: valid, equal splits, the
+    declared splits only, more than one class, no split holding another's images. Returns split sizes."""
     name = type(dataset).__name__
     _require(isinstance(dataset, dataset_api.Dataset), f"{name} must be an instance of a dabench.data.Dataset subclass")
     _require(bool(DATASET_ID.match(dataset.id)), f"{name}.id {dataset.id!r} must be lower case (letters, digits, _ or -)")
@@ -54,12 +59,22 @@ def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str
                 _require(dataset.layout.strip() in str(exc), f"{name}: the missing-folder error does not show the layout")
             else:
                 raise ConformanceError(f"{name}.locate() found a dataset in an empty folder")
+        if dataset.split_hash() is None:
+            warnings.warn(no_split_rule_message(dataset), ConformanceWarning, stacklevel=2)
         if data_root is None:
             return {}
     opts = dataset.options({**(options or {}), "resolution": RESOLUTION})
     folder = dataset.locate(Path(data_root)) if not dataset.generated else None
-    first, second = dataset.build(folder, opts), dataset.build(folder, opts)
+    try:
+        first, second = dataset.build(folder, opts), dataset.build(folder, opts)
+    except DabenchError as exc:  # e.g. FolderDataset.build refusing items of an unknown split
+        raise ConformanceError(f"{name}.build failed on {folder}: {exc}") from None
     _require(set(dataset.splits) <= set(first), f"{name}.build returned splits {sorted(first)}, expected {dataset.splits}")
+    undeclared = sorted(set(first) - set(dataset.splits), key=str)
+    _require(not undeclared, f"{name}.build returned split(s) {', '.join(map(repr, undeclared))} that are not in {name}.splits "
+                        f"{dataset.splits}: the runner never reads them, so their images are dropped without a word. "
+                        f"Put their images in one of {', '.join(dataset.splits)} (a validation set usually joins "
+                        f"train), or declare the split in splits")
     sizes = {}
     for split_name, split in first.items():
         _require(isinstance(split, dataset_api.Split), f"{name}.build()[{split_name!r}] must be a dabench.data.Split")
@@ -73,7 +88,68 @@ def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str
                  and np.array_equal(split.labels, second[split_name].labels),
                  f"{name}: two builds of split {split_name} differ; building must be deterministic")
         sizes[split_name] = len(split)
+    _check_labels_vary(name, first, classes)
+    _check_splits_disjoint(name, first)
     return sizes
+
+
+def no_split_rule_message(dataset: Any) -> str:
+    """The warning for a folder dataset whose ``split_hash()`` is None, with what to set instead."""
+    name = type(dataset).__name__
+    if isinstance(dataset, FolderDataset):
+        how = ("name the official split in one sentence (official_split = \"the train/ and test/ folders\") or "
+               "point split_rule_file at a rule YAML shipped with the plugin")
+    else:
+        how = ("override split_hash() to return official_split_hash(self.id, \"<the split in one sentence>\") "
+               "(dabench.data.splits), or the sha256 of a split file shipped with the plugin")
+    return (f"{name} has no split rule (split_hash() is None): results record no split hash, so two versions of "
+            f"its split cannot be told apart, and a split made up in code goes unnoticed; {how}. A warning, not a "
+            f"failure: a dataset whose folder holds its official split only needs to name it")
+
+
+def _check_labels_vary(name: str, splits: dict[str, dataset_api.Split], classes: tuple[str, ...]) -> None:
+    """Labels of one class in every split fail (a label mapping that sends everything to one index, or a
+    fixture that cannot show the mapping works); one split of one class only warns (a tiny fixture's test)."""
+    everywhere = np.unique(np.concatenate([split.labels for split in splits.values()]))
+    _require(len(everywhere) > 1,
+             f"{name}: every image of every split has label {int(everywhere[0])} ({classes[int(everywhere[0])]}); "
+             f"a FER dataset has several classes, so the label mapping is wrong (each image's label must be "
+             f"self.classes.index(<its class>)), or the test folder holds one class only (write_image_folder "
+             f"writes all seven)")
+    for split_name, split in splits.items():
+        labels = np.unique(split.labels)
+        if len(split) > 1 and len(labels) == 1:
+            warnings.warn(f"{name}: all {len(split)} images of split {split_name} have label {int(labels[0])} "
+                          f"({classes[int(labels[0])]}) while other splits have other classes; right for a tiny "
+                          f"fixture of one class, wrong for a real dataset (check how that split's labels are read)",
+                          ConformanceWarning, stacklevel=3)
+
+
+def _check_splits_disjoint(name: str, splits: dict[str, dataset_api.Split]) -> None:
+    """Two splits that share every image of one of them fail (the same images read twice); a few shared
+    images (real datasets hold some cross-split duplicates: the ``dedup`` option) only warn."""
+    digests: dict[str, dict[str, int]] = {}  # per split: each distinct image's digest -> its first index
+    for split_name, split in splits.items():
+        first_at = digests[split_name] = {}
+        for index, image in enumerate(split.images):
+            first_at.setdefault(hashlib.sha256(image.tobytes()).hexdigest(), index)
+    names = list(splits)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            shared = digests[a].keys() & digests[b].keys()
+            if not shared:
+                continue
+            smaller = min((a, b), key=lambda s: len(digests[s]))
+            example = min(shared, key=lambda digest: digests[a][digest])
+            where = f"e.g. {a} image {digests[a][example]} is {b} image {digests[b][example]}"
+            _require(len(shared) < len(digests[smaller]),
+                     f"{name}: splits {a} and {b} hold the same images (every one of the {len(digests[smaller])} "
+                     f"distinct images of {smaller} is also in the other; {where}, at {RESOLUTION} px): a model is "
+                     f"scored on what it was trained or selected on. Each image belongs to one split: check how items() (or "
+                     f"build) assigns them")
+            warnings.warn(f"{name}: {len(shared)} image(s) occur in both {a} and {b} ({where}, at {RESOLUTION} px); "
+                          f"real datasets hold some such duplicates (the dedup option drops them), but in a test "
+                          f"folder this is a split leak", ConformanceWarning, stacklevel=3)
 
 
 def write_image_folder(root: Path, per_class: int = 4, splits: tuple[str, ...] = ("train", "test"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -21,6 +22,7 @@ from dabench.models import ClassifierNet
 from dabench.settings import config as cfg
 from dabench.testing.common import METHOD_ID, RESOLUTION, ConformanceError, _require
 from dabench.testing.labels import label_access_message, watched_adapt
+from dabench.testing.rng import FirstGlobalDraw, global_rng_message, global_states, moved
 from dabench.train.batches import to_float
 from dabench.train.device import seed_everything
 from dabench.train.features import extract
@@ -89,8 +91,10 @@ class TinyBackbone(nn.Module):
 
 
 def tiny_model(num_classes: int = len(CANONICAL_CLASSES), seed: int = 0) -> ClassifierNet:
-    torch.manual_seed(seed)
-    return ClassifierNet(TinyBackbone(), TinyBackbone.feature_dim, num_classes)
+    """A fresh tiny network, its weights drawn from ``seed``; the caller's global RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ClassifierNet(TinyBackbone(), TinyBackbone.feature_dim, num_classes)
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,24 @@ class MethodReport:
     source_accuracy: float = 0.0
     accuracy: float = 0.0
     seconds: float = 0.0
+    epochs_checked: bool = False  # it has an int ``epochs`` hyperparameter, and one more epoch changed the run
 
 
-def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: int) -> tuple[ClassifierNet, list[int]]:
+@dataclass
+class _Adapted:
+    """One tiny run: the returned model, the epochs reported through ctx, the global generators ``adapt``
+    moved and (when traced) the first torch call that moved torch's."""
+
+    model: Any
+    epochs: list[int]
+    moved: list[str]
+    first_draw: str | None = None
+
+
+def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: int, global_seed: int | None = None,
+                trace: bool = False) -> _Adapted:
+    """``adapt`` on the tiny data with ``ctx.generator`` seeded by ``seed``; the global generators are seeded by
+    ``global_seed`` (default ``seed``, as a run seeds them) and watched."""
     source = tiny_source_model(data, seed)
     epochs: list[int] = []
 
@@ -176,6 +195,8 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
         return copy.deepcopy(source) if init == "source" else tiny_model(source.num_classes, seed + 1)
 
     generator = seed_everything(seed)
+    if global_seed is not None:  # other global states, as after other code drew from them
+        seed_everything(global_seed)
     ctx = AdaptContext(device=torch.device("cpu"), seed=seed, generator=generator, class_names=CANONICAL_CLASSES,
                        amp=False, init=method_cls.inits[0], run=RunLink(on_epoch_end=on_epoch_end, initial_model=initial_model))
     target = TargetImages(data.target_images.clone())
@@ -184,42 +205,100 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
         _require(not isinstance(getattr(ctx, f.name), torch.Tensor), f"AdaptContext.{f.name} holds a tensor")
     method = method_cls(hparams)
     model = copy.deepcopy(source)
+    tracer = FirstGlobalDraw() if trace else contextlib.nullcontext()
     if method_cls.source_free:  # watched as a run watches it: opens of label files, gc walks, dataset builds
         with watched_adapt(data.target_images, data.target_labels, data.test_images, data.test_labels) as seen:
-            adapted = method.adapt(model, target, ctx)
+            before = global_states()
+            with tracer:
+                adapted = method.adapt(model, target, ctx)
+            drew = moved(before)
         if seen.detected:
             raise ConformanceError(label_access_message(method_cls.id, seen.events))
     else:  # handed labels on purpose (target_oracle): not watched
-        adapted = method.adapt_with_labels(model, target, data.target_labels.clone(), ctx)
+        before = global_states()
+        with tracer:
+            adapted = method.adapt_with_labels(model, target, data.target_labels.clone(), ctx)
+        drew = moved(before)
     _require(torch.equal(target.images, data.target_images), "adapt() modified the target images in place")
-    return adapted, epochs
+    return _Adapted(adapted, epochs, drew, tracer.found if isinstance(tracer, FirstGlobalDraw) else None)
 
 
 def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None, seed: int = 0,
                  n_train: int = 96, n_test: int = 64) -> MethodReport:
-    """Registration, then two tiny CPU runs with the same seed: the result is a ClassifierNet giving
-    (n_test, 7) finite logits, both runs predict the same classes, and the label watch (dabench.run.watch) saw
-    no route to labels during ``adapt``."""
+    """Registration, then tiny CPU runs: the result is a ClassifierNet giving (n_test, 7) finite logits; ``adapt``
+    leaves torch's, NumPy's and Python's global RNGs alone; a run whose global RNGs start elsewhere (same
+    ``ctx.generator`` seed) predicts the same classes; the label watch (dabench.run.watch) saw no route to labels;
+    and a method with an ``epochs`` hyperparameter uses it (one more epoch: other weights or more epochs reported)."""
     check_registration(method_cls)
     started = time.perf_counter()
     data = tiny_data(n_train, n_test, seed)
     resolved = tiny_hparams(method_cls, hparams)
-    first, epochs = _adapt_once(method_cls, resolved, data, seed)
-    _require(isinstance(first, ClassifierNet),
-             f"{method_cls.id}.adapt returned {type(first).__name__}; it must return a dabench.models.ClassifierNet")
-    _, logits = extract(first, data.test_images)
+    first = _adapt_once(method_cls, resolved, data, seed)
+    _require(isinstance(first.model, ClassifierNet),
+             f"{method_cls.id}.adapt returned {type(first.model).__name__}; it must return a dabench.models.ClassifierNet")
+    _, logits = extract(first.model, data.test_images)
     _require(tuple(logits.shape) == (n_test, len(CANONICAL_CLASSES)),
              f"{method_cls.id}: the adapted model gives logits {tuple(logits.shape)}, expected ({n_test}, 7)")
     _require(bool(torch.isfinite(logits).all()), f"{method_cls.id}: the adapted model gives non-finite logits")
-    second, _ = _adapt_once(method_cls, resolved, data, seed)
-    again = extract(second, data.test_images)[1]
-    mismatch = int((logits.argmax(1) != again.argmax(1)).sum())
-    _require(mismatch == 0, f"{method_cls.id} is not deterministic for a seed: two runs with seed {seed} disagree on "
-                            f"{mismatch}/{n_test} predictions; draw randomness from ctx.generator")
+    if first.moved:  # run again, traced, to name the call (only on this failure: tracing every call is slow)
+        route = _adapt_once(method_cls, resolved, data, seed, trace=True).first_draw
+        raise ConformanceError(global_rng_message(method_cls.id, first.moved, route))
+    _check_determinism(method_cls, resolved, data, seed, logits.argmax(1))
+    epochs_checked = _check_epochs_used(method_cls, resolved, data, seed, first)
     source_predictions = extract(tiny_source_model(data, seed), data.test_images)[1].argmax(1)
-    return MethodReport(method_cls.id, epochs,
+    return MethodReport(method_cls.id, first.epochs,
                         float((source_predictions == data.test_labels).float().mean()),
                         float((logits.argmax(1) == data.test_labels).float().mean()),
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, epochs_checked)
 
 
+OTHER_GLOBAL_SEED = 7919  # added to the seed: the global RNGs of the second run start elsewhere
+
+
+def _check_determinism(method_cls: type[Method], hparams: Any, data: TinyData, seed: int,
+                       predictions: torch.Tensor) -> None:
+    """A second run, same ``ctx.generator`` seed, global RNGs seeded otherwise, predicts the same classes; on a
+    mismatch a third run from the first's global state tells global-state dependence from nondeterminism."""
+    def disagree(global_seed: int | None) -> int:
+        adapted = _adapt_once(method_cls, hparams, data, seed, global_seed=global_seed).model
+        return int((extract(adapted, data.test_images)[1].argmax(1) != predictions).sum())
+
+    n = len(predictions)
+    mismatch = disagree(seed + OTHER_GLOBAL_SEED)
+    if not mismatch:
+        return
+    again = disagree(None)
+    _require(again > 0, f"{method_cls.id} depends on the global RNG state it starts from: with the same ctx.generator "
+                        f"seed {seed}, a run whose torch, NumPy and Python global RNGs were seeded otherwise disagrees "
+                        f"on {mismatch}/{n} predictions (a run from the same global state agrees). It reads global "
+                        f"randomness without drawing from it (e.g. draws inside torch.random.fork_rng() that is not "
+                        f"seeded from ctx.generator, or torch.initial_seed()); seed every random thing from "
+                        f"ctx.generator")
+    raise ConformanceError(f"{method_cls.id} is not deterministic for a seed: two runs with seed {seed} disagree on "
+                           f"{again}/{n} predictions; draw randomness from ctx.generator")
+
+
+def _check_epochs_used(method_cls: type[Method], hparams: Any, data: TinyData, seed: int, first: _Adapted) -> bool:
+    """A method with an int ``epochs`` hyperparameter, run with one epoch more, reports another number of epochs
+    through ctx (fit, end_epoch) or returns other weights. False when there is no such hyperparameter."""
+    epochs = getattr(hparams, "epochs", None)
+    if "epochs" not in {f.name for f in dataclasses.fields(hparams)} or type(epochs) is not int:
+        return False
+    try:
+        more = dataclasses.replace(hparams, epochs=epochs + 1)
+    except (TypeError, ValueError) as exc:
+        raise ConformanceError(f"{method_cls.id}.Hparams refuses epochs={epochs + 1} ({exc}); the kit runs "
+                               f"epochs={epochs} and {epochs + 1} to see that the setting is used") from None
+    longer = _adapt_once(method_cls, more, data, seed)
+    if len(longer.epochs) != len(first.epochs) or not _same_weights(first.model, longer.model):
+        return True
+    raise ConformanceError(
+        f"{method_cls.id} ignores its epochs setting: with epochs={epochs} and epochs={epochs + 1} it reported the "
+        f"same {len(first.epochs)} epoch(s) through ctx and returned identical weights. Users sweep and record "
+        f"epochs, so it must act: pass self.hparams.epochs to ctx.fit(..., Schedule(epochs=...)) or loop over it "
+        f"calling ctx.end_epoch(model, epoch); a field the method does not use does not belong in its Hparams")
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)

@@ -35,11 +35,19 @@ def constant(step: int, total: int) -> float:
 class Diverged(DabenchError):
     """The loss went NaN or inf: training cannot go on, and what it made must not be scored."""
 
-    def __init__(self, stage: str, epoch: int, epochs: int, loss: float) -> None:
+    def __init__(self, stage: str, epoch: int, epochs: int, loss: float, weights_finite: bool = True) -> None:
         self.stage, self.epoch, self.loss = stage, epoch, loss
-        super().__init__(f"{stage} epoch {epoch + 1}/{epochs}: the mean loss is {loss} (a step's loss was NaN or "
-                         "inf), so the training diverged; the run ends here as failed and no report ranks it. "
-                         "Lower the learning rate (--set lr=...) or check the loss for a log of 0 or a division by 0")
+        what = (f"the mean loss is {loss} (a step's loss was NaN or inf)" if not math.isfinite(loss)
+                else f"the model's weights hold NaN or inf after the epoch (mean loss {loss:.4g})")
+        super().__init__(f"{stage} epoch {epoch + 1}/{epochs}: {what}, so the training diverged; the run ends here "
+                         "as failed and no report ranks it. Lower the learning rate (--set lr=...) or check the "
+                         "loss for a log of 0 or a division by 0")
+
+
+def _finite(model: nn.Module) -> torch.Tensor:
+    """A 0-dim bool on the model's device: every float parameter and buffer is finite (no host read)."""
+    flags = [torch.isfinite(t).all() for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return torch.stack(flags).all() if flags else torch.tensor(True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,8 +158,9 @@ def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer
     training's share of the split that is not held out).
 
     A step never waits for the GPU: random draws reach the device asynchronously, the loss is summed on the
-    device, and the host reads it once per epoch. A sum that is NaN or inf then (some step's loss was) raises
-    :class:`Diverged` before the epoch is checkpointed or scored: the run fails, and no report ranks it.
+    device, and the host reads it once per epoch. A sum that is NaN or inf then (some step's loss was), or
+    weights that are (the last step broke them), raise :class:`Diverged` before the epoch is checkpointed or
+    scored: the run fails, and no report ranks it.
     """
     count = len(images) if indices is None else len(indices)
     batch_size = min(schedule.batch_size, count)
@@ -180,9 +189,12 @@ def fit(model: nn.Module, images: torch.Tensor, optimizer: torch.optim.Optimizer
                 step.after_step(batch)
                 loss_sum += loss.detach().float()
                 step_count += 1
-            losses.append(loss_sum.item() / steps_per_epoch)  # one host-device sync per epoch
-            if not math.isfinite(losses[-1]):  # one NaN or inf step makes the epoch's sum so: no per-step check
-                raise Diverged(stage, epoch, schedule.epochs, losses[-1])
+            # one host-device sync per epoch reads the loss and whether the weights are still finite: a NaN or
+            # inf step makes the epoch's sum so, and a last step that broke the weights shows there
+            loss_total, weights_finite = torch.stack([loss_sum, _finite(model).to(loss_sum)]).tolist()
+            losses.append(loss_total / steps_per_epoch)
+            if not math.isfinite(losses[-1]) or not weights_finite:
+                raise Diverged(stage, epoch, schedule.epochs, losses[-1], weights_finite=bool(weights_finite))
             note(loss=losses[-1])
         step.after_epoch(model, epoch)
         if session.on_epoch_end is not None:

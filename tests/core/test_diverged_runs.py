@@ -4,6 +4,8 @@ leaves nothing a report could rank."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -50,6 +52,29 @@ def test_a_non_finite_loss_at_any_step_stops_the_fit_in_its_epoch(value: float, 
     assert scored == list(range(epoch))  # the diverged epoch is never scored...
     saved = checkpoint.load()
     assert (saved[0] if saved else None) == (epoch - 1 if epoch else None)  # ...nor checkpointed
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_broken_by_an_epochs_last_step_stop_the_fit_though_its_loss_was_finite(value: float) -> None:
+    """The loss of the step that breaks the weights was computed before it: only the weights show it."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 4), nn.BatchNorm1d(4))
+    images = torch.randint(0, 256, (10, 3, 2, 2), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    step = LossStep(lambda net, batch: net(batch.images.flatten(1)).pow(2).mean())
+
+    def break_weights(batch: Batch) -> None:
+        if batch.step == 3:  # epoch 2's last step
+            with torch.no_grad():
+                model[1].running_var[0] = value  # a buffer counts as much as a parameter
+
+    step.after_step = break_weights
+    session = Session(torch.Generator().manual_seed(0), torch.device("cpu"), amp=False)
+    with pytest.raises(Diverged) as caught:
+        fit(model, images, optimizer, step, Schedule(epochs=3, batch_size=4), session, stage="probe")
+    assert caught.value.epoch == 1 and math.isfinite(caught.value.loss)
+    assert str(caught.value).startswith("probe epoch 2/3: the model's weights hold NaN or inf after the epoch (mean "
+                                        "loss ")
 
 
 class Diverging(Method):

@@ -221,6 +221,8 @@ def test_a_run_lost_with_its_node_resumes_on_a_surviving_node(head, add_workers,
     assert result["method_records"]["first_epoch_in_this_process"] == 2
     assert "resumed from the checkpoint of epoch 1" in (results.run_dir(victim.run_id) / "log.txt").read_text()
     assert [(a["node"], bool(a["lost"])) for a in read_attempts(victim.run_id)] == [(lost, True), (survivor, False)]
+    # the lost node held the victim alone (one CPU, one run): no other run was lost with it
+    assert [r.label for r in requests if any(a["lost"] for a in read_attempts(r.run_id))] == [victim.label]
     assert f"retried on node {survivor} (" in output and "(attempt 2)" in output
     assert "lost with their node (Ray):" in after
     assert f"  held_shot {PAIR} seed 0 (run {victim.run_id}), done: lost on node {lost} (" in after

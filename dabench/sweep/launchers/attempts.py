@@ -109,16 +109,13 @@ def status_lines(entries: list[Any]) -> list[str]:
 
 class StartBoard:
     """Where each Ray task says, as it starts, which run it holds and on which node (a Ray actor on the
-    driver's node; the driver takes the news every second). Returns the attempt's number."""
+    driver's node; the driver takes the news every second)."""
 
     def __init__(self) -> None:
         self.news: list[tuple[str, str, int]] = []
-        self.starts: dict[str, int] = {}
 
-    def started(self, run_id: str, node_id: str, pid: int) -> int:
+    def started(self, run_id: str, node_id: str, pid: int) -> None:
         self.news.append((run_id, node_id, pid))
-        self.starts[run_id] = self.starts.get(run_id, 0) + 1
-        return self.starts[run_id]
 
     def take(self) -> list[tuple[str, str, int]]:
         news, self.news = self.news, []

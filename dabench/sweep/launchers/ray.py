@@ -33,7 +33,8 @@ PATH_ENV = ("DABENCH_DATA", "DABENCH_HOME")
 MAX_RETRIES = 3
 CONNECT_SECONDS = 5.0  # a cluster address that does not answer in this long is not a cluster
 WATCH_SECONDS = 1.0  # how often the driver takes the tasks' start news and looks for lost nodes
-# a retry can start on another node before the lost attempt's process is gone and has let go of the run's lock
+# a retry can start on another node before the lost attempt's process is gone and has let go of the run's lock:
+# a task that finds its run busy waits this long for it before it reports it busy
 BUSY_WAIT_SECONDS = 60.0
 # how long the runs left may wait for a node that can run them (every such node was lost) before the sweep ends
 NODE_WAIT_ENV = "DABENCH_RAY_NODE_WAIT"
@@ -180,13 +181,14 @@ def _task(request: RunRequest, device: str, path_defaults: dict[str, str] | None
     import torch
 
     node_id = ray.get_runtime_context().get_node_id()
-    attempt = ray.get(board.started.remote(request.run_id, node_id, os.getpid())) if board is not None else 1
+    if board is not None:  # no ray.get: a task blocked in one lends its CPU, and Ray would start another run here
+        board.started.remote(request.run_id, node_id, os.getpid())
     names = {node["NodeID"]: node.get("NodeName", "") for node in ray.nodes()}
     provenance.set_node(ray_node_id=node_id, ray_node_name=names.get(node_id, ""))
     apply_path_defaults(path_defaults or {})
     # Ray gives a task one CPU; torch would otherwise start a thread per core of the node
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1") or 1)))
-    deadline = time.monotonic() + (BUSY_WAIT_SECONDS if attempt > 1 else 0.0)
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
     while True:
         outcome = execute_request(request, device)
         if not outcome.busy or time.monotonic() >= deadline:

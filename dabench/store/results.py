@@ -237,16 +237,18 @@ def rebuild_index() -> int:
     tmp = path.with_name(path.name + ".rebuild")
     tmp.unlink(missing_ok=True)
     try:
-        room = lambda: 2 * sum(f.stat().st_size for f in paths.runs_dir().glob(f"*/{RESULT}"))  # noqa: E731
-        with atomic.space_checked(paths.home(), room):
+        with atomic.space_checked(paths.home(), lambda: 2 * sum(f.stat().st_size for f in paths.runs_dir().glob("*/" + RESULT))):
             connection = index_db.open_index(tmp)
             try:
                 _reconcile(connection, paths.runs_dir())
                 count = connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             finally:
                 connection.close()
-    except BaseException:
+    except BaseException as exc:
         index_db.remove_index_file(tmp)
+        why = index_db.unwritable(exc) if isinstance(exc, (sqlite3.Error, OSError)) else None
+        if why is not None:  # a read-only home: reports read its folders without an index; this cannot help
+            raise DabenchError(f"cannot rebuild the index {path} ({why}); reports read the run folders without it") from None
         raise
     tmp.replace(path)
     return count
@@ -292,8 +294,7 @@ def _read_folders(why: str) -> list[dict[str, Any]]:
         if result is None:
             continue
         if "finished_at" not in result:
-            result["finished_at"] = datetime.fromtimestamp((folder / DONE).stat().st_mtime, UTC).isoformat(
-                timespec="seconds")
+            result["finished_at"] = datetime.fromtimestamp((folder / DONE).stat().st_mtime, UTC).isoformat("T", "seconds")
         records.append(result)
     return sorted(records, key=lambda r: (r.get("method") or "", r.get("pair") or "", r.get("seed") or 0))
 

@@ -345,3 +345,13 @@ def test_a_full_disk_met_anywhere_is_the_one_message(home: Path, monkeypatch: py
     with pytest.raises(SystemExit):
         main(["report", "leaderboard"])
     assert "no space left" not in capsys.readouterr().err  # not a full disk: not this message
+
+
+def test_reindex_on_a_read_only_home_says_why_not(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _snapshot(home)
+    _read_only_sqlite(monkeypatch)
+    out = CliRunner().invoke(cli, ["report", "reindex"])
+    assert isinstance(out.exception, DabenchError), out.output
+    assert str(out.exception) == (f"cannot rebuild the index {results.paths.index_path()} (cannot be opened for "
+                                  "writing); reports read the run folders without it")
+    assert _snapshot(home) == before

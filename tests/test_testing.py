@@ -3,6 +3,7 @@ with messages that say what to fix."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,8 +20,11 @@ TINY = {"cluster_pl": {"prototypes": 8, "kmeans_iterations": 5}}
 
 @pytest.mark.parametrize("method_id", sorted(BUILTINS.methods))
 def test_builtin_method_conforms(method_id: str) -> None:
-    report = check_method(BUILTINS.methods[method_id], TINY.get(method_id))
+    method_cls = BUILTINS.methods[method_id]
+    report = check_method(method_cls, TINY.get(method_id))
     assert report.method == method_id and 0.0 <= report.accuracy <= 1.0
+    # every built-in with an epochs hyperparameter was run with one epoch more, and it mattered
+    assert report.epochs_checked == ("epochs" in method_cls.hparam_defaults())
 
 
 @pytest.mark.parametrize("dataset_id", sorted(BUILTINS.datasets))
@@ -73,10 +77,10 @@ def test_a_method_that_takes_labels_is_refused() -> None:
 
 def test_nondeterminism_is_caught() -> None:
     def adapt(self, model, target, ctx):
-        with torch.no_grad():  # unseeded noise: a different model every call
+        with torch.no_grad():  # noise from the OS: a different model every call, the global RNGs untouched
             model.classifier.parametrizations.weight.original1.add_(torch.randn(
                 model.classifier.parametrizations.weight.original1.shape, generator=torch.Generator().manual_seed(
-                    int(torch.seed() % 2**31))) * 10)
+                    int.from_bytes(os.urandom(4)))) * 10)
         return model
 
     broken = _method("noisy", NoHparams, adapt)

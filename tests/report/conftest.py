@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from dabench.host.registry import build_registry, default_host
+from dabench.store import atomic, results
 
 CLASSES = ["surprise", "happiness", "neutral"]
 
@@ -74,3 +75,28 @@ def records() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def validators() -> dict[str, Any]:
     return dict(build_registry(default_host()).validators)
+
+
+def write_runs(records: list[dict[str, Any]]) -> None:
+    """Finished run folders, each named as the runner names it: by the hash of its config."""
+    for record in records:
+        config = {"method": record["method"], "pair": record["pair"], "seed": record["seed"],
+                  "variant": record.get("variant", ""), "source": {"epochs": 30},
+                  **({"settings": record["settings_sha256"]} if "settings_sha256" in record else {})}
+        record["run_id"] = atomic.sha256_json(config)[:16]
+        folder = results.run_dir(record["run_id"])
+        folder.mkdir(parents=True)
+        results.write_config(folder, config)
+        results.finish_run(folder, record, [])
+
+
+@pytest.fixture(name="write_runs")
+def write_runs_fixture():
+    """:func:`write_runs`, for tests in any module of this folder (a conftest is not importable by name)."""
+    return write_runs
+
+
+@pytest.fixture
+def make_record():
+    """:func:`record`: a run record built from a few numbers."""
+    return record

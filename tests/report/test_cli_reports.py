@@ -13,24 +13,10 @@ from click.testing import CliRunner
 
 from dabench.cli import cli
 from dabench.host import registry as registry_module
-from dabench.store import atomic, results
-
-
-def write_runs(records: list[dict]) -> None:
-    """Finished run folders, each named as the runner names it: by the hash of its config."""
-    for record in records:
-        config = {"method": record["method"], "pair": record["pair"], "seed": record["seed"],
-                  "variant": record.get("variant", ""), "source": {"epochs": 30},
-                  **({"settings": record["settings_sha256"]} if "settings_sha256" in record else {})}
-        record["run_id"] = atomic.sha256_json(config)[:16]
-        folder = results.run_dir(record["run_id"])
-        folder.mkdir(parents=True)
-        results.write_config(folder, config)
-        results.finish_run(folder, record, [])
 
 
 @pytest.fixture
-def home(fresh_home: Path, records) -> Path:
+def home(fresh_home: Path, records, write_runs) -> Path:
     registry_module.reset()
     write_runs(records)
     yield fresh_home
@@ -99,7 +85,8 @@ def test_plot_without_matplotlib_says_how_to_install(home: Path, monkeypatch: py
 
 
 
-def test_per_class_and_confusion_plot_never_mix_variants(fresh_home: Path, records, tmp_path: Path) -> None:
+def test_per_class_and_confusion_plot_never_mix_variants(fresh_home: Path, records, tmp_path: Path,
+                                                         write_runs) -> None:
     """Smoke runs with changed settings are their own leaderboard row; per-class reports refuse to
     average them with the default runs and take --variant to choose."""
     registry_module.reset()
@@ -145,7 +132,7 @@ def test_leaderboard_filters_rows_and_columns(home: Path) -> None:
     assert out.exit_code != 0 and str(out.exception) == "give --suite or --pairs, not both"
 
 
-def test_runs_of_methods_not_installed_are_listed_apart(fresh_home: Path, records) -> None:
+def test_runs_of_methods_not_installed_are_listed_apart(fresh_home: Path, records, write_runs) -> None:
     registry_module.reset()
     gone = [dict(records[0], method="bnm", seed=seed, code={"method": {"plugin": "bnm", "source_sha256": "x"}})
             for seed in range(4)]
@@ -160,7 +147,7 @@ def test_runs_of_methods_not_installed_are_listed_apart(fresh_home: Path, record
     registry_module.reset()
 
 
-def test_runs_whose_method_reached_for_labels_are_left_out_and_flagged(fresh_home: Path, records,
+def test_runs_whose_method_reached_for_labels_are_left_out_and_flagged(fresh_home: Path, records, write_runs,
                                                                         tmp_path: Path) -> None:
     registry_module.reset()
     event = "open /home/cache/datasets/b-0123/train_labels.npy"

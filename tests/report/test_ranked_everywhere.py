@@ -22,15 +22,13 @@ from dabench.host import registry as registry_module
 from dabench.report import plot as plots
 from dabench.report.rows import METRIC_FIELDS, non_finite, ranked, why_not_ranked
 from dabench.store import searches
-from tests.report.conftest import RECORDS, record
-from tests.report.test_cli_reports import write_runs
 
 NAN, INF = float("nan"), float("inf")
 RANKED_ON_AB = {"shot", "source_only", "aad", "target_oracle"}
 NOT_RANKED_ON_AB = {"tent", "adabn", "cluster_pl", "nrc"}
 
 
-def bad_runs() -> list[dict[str, Any]]:
+def bad_runs(record) -> list[dict[str, Any]]:
     """Five runs no report may rank, each a different way; shot's is a third seed beside two good ones."""
     nan_accuracy = record("tent", "a:b", 0, 0.5)
     nan_accuracy["accuracy"] = NAN
@@ -46,9 +44,9 @@ def bad_runs() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def home(fresh_home: Path) -> Path:
+def home(fresh_home: Path, records, make_record, write_runs) -> Path:
     registry_module.reset()
-    runs = [copy.deepcopy(r) for r in RECORDS if r["method"] != "nrc"] + bad_runs()
+    runs = [r for r in records if r["method"] != "nrc"] + bad_runs(make_record)
     write_runs(runs)
     searches.record_search([r["run_id"] for r in runs])  # every run a search point, so `report search` lists them
     yield fresh_home
@@ -185,10 +183,10 @@ def _float_paths(value: Any, where: str = "") -> list[str]:
 
 
 @pytest.mark.parametrize("bad", [NAN, INF, -INF])
-def test_every_metric_number_of_a_run_that_is_not_finite_unranks_it(bad: float) -> None:
+def test_every_metric_number_of_a_run_that_is_not_finite_unranks_it(bad: float, make_record) -> None:
     """The walk: every float a real record holds in its metrics (history, per-class, confusion...), set to
     NaN, inf or -inf in turn, is found, named by its path, and the run is not ranked."""
-    base = record("shot", "a:b", 0, 0.65, [(0.60, 0.9, 0.5, 5.0), (0.71, 0.6, 0.8, 4.0)])
+    base = make_record("shot", "a:b", 0, 0.65, [(0.60, 0.9, 0.5, 5.0), (0.71, 0.6, 0.8, 4.0)])
     base["confusion"] = [[float(v) for v in row] for row in base["confusion"]]
     base["source_macro_f1"] = 0.35  # as runs record it (the fixture's records predate it)
     assert why_not_ranked(base) is None

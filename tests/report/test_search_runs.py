@@ -18,8 +18,6 @@ from dabench.host import registry as registry_module
 from dabench.store import results, searches
 from dabench.sweep.execute import point_labels, record_searches
 from dabench.sweep.plan import plan_sweep
-from tests.report.conftest import record
-from tests.report.test_cli_reports import write_runs
 
 PAIR = "synth-lab:synth-wild"
 
@@ -68,14 +66,14 @@ def test_a_sweep_records_its_search_and_a_sweep_without_one_records_nothing(regi
 
 
 @pytest.fixture
-def runs(fresh_home: Path) -> list[dict]:
+def runs(fresh_home: Path, make_record, write_runs) -> list[dict]:
     registry_module.reset()
     made = []
     for variant, entropy in (("lr=0.01", 0.5), ("lr=0.001", 0.3)):  # the search's two points
-        run = record("tent", "a:b", 0, 0.6, [(0.6, entropy, 0.5, 1.0)])
+        run = make_record("tent", "a:b", 0, 0.6, [(0.6, entropy, 0.5, 1.0)])
         made.append(dict(run, variant=variant))
-    outside = [dict(record("shot", "a:b", 0, 0.7, [(0.7, 0.9, 0.5, 1.0)]), variant=""),  # plain runs of
-               dict(record("shot", "a:b", 0, 0.8, [(0.8, 0.1, 0.5, 1.0)]), variant="epochs=1")]  # two settings
+    outside = [dict(make_record("shot", "a:b", 0, 0.7, [(0.7, 0.9, 0.5, 1.0)]), variant=""),  # plain runs of
+               dict(make_record("shot", "a:b", 0, 0.8, [(0.8, 0.1, 0.5, 1.0)]), variant="epochs=1")]  # two settings
     write_runs(made + outside)
     yield copy.deepcopy(made)
     registry_module.reset()

@@ -5,7 +5,6 @@ that is a file is one message for every command."""
 
 from __future__ import annotations
 
-import copy
 import errno
 import os
 import re
@@ -21,17 +20,15 @@ from dabench.cli import cli
 from dabench.errors import DabenchError
 from dabench.host import registry as registry_module
 from dabench.store import atomic, results, searches
-from tests.report.conftest import RECORDS
-from tests.report.test_cli_reports import write_runs
 
 ROOT = os.geteuid() == 0
 AS_ROOT = "runs as root, whom file modes do not stop; the monkeypatched variants cover the same code"
 
 
 @pytest.fixture
-def home(fresh_home: Path) -> Path:
+def home(fresh_home: Path, records, write_runs) -> Path:
     registry_module.reset()
-    runs = copy.deepcopy(RECORDS)
+    runs = records
     write_runs(runs)
     searches.record_search([r["run_id"] for r in runs])
     yield fresh_home
@@ -186,11 +183,11 @@ def _full_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_full_disk_leaves_no_empty_index_and_reports_still_read(home: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   capsys: pytest.CaptureFixture) -> None:
+                                                                   capsys: pytest.CaptureFixture, records) -> None:
     index = results.paths.index_path()
     assert not index.exists()  # the runs were written, never indexed
     _full_sqlite(monkeypatch)
-    results.index_result(dict(RECORDS[0], run_id=next(p.name for p in results.paths.runs_dir().iterdir())))
+    results.index_result(dict(records[0], run_id=next(p.name for p in results.paths.runs_dir().iterdir())))
     assert not index.exists()  # no 0-byte results.sqlite taken for an index later
     assert "is finished and saved" in capsys.readouterr().err
     assert len(results.load_results()) == 11  # read from the folders instead

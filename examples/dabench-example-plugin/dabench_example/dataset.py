@@ -8,6 +8,7 @@ import numpy as np
 
 from dabench.data import DataOptions, Dataset, Split
 from dabench.data.images import CropSpec, ImageItem, decode_items, list_images, subfolders
+from dabench.data.splits import official_split_hash
 from dabench.labels import CANONICAL_CLASSES
 
 
@@ -26,6 +27,10 @@ class ExampleFaces(Dataset):
         """Every split/class folder with its file count: adding or removing images re-prepares."""
         return [(f"{split.name}/{cls.name}", len(list_images(cls))) for split in subfolders(folder)
                 for cls in subfolders(split)]
+
+    def split_hash(self) -> str:
+        """The split is the folder's own (official) one, named in one sentence: its hash goes into every result."""
+        return official_split_hash(self.id, "the train/ and test/ folders")
 
     def build(self, folder: Path | None, options: DataOptions) -> dict[str, Split]:
         assert folder is not None  # not a generated dataset: the core located the folder

@@ -114,6 +114,10 @@ def test_the_story_of_a_run_lost_with_its_node(fresh_home) -> None:
         f"node died), retried on node worker-a (aaaaaaaa) at {read_attempts('r1')[2]['started']}, lost on node "
         "worker-a (aaaaaaaa) (NodeDiedError: ...), Ray gave up on it")
     assert story([{"node": "worker-a", "node_id": NODE_A, "started": "t", "lost": ""}]) == ""
+    log.submitted("r2")  # a run that returned before its node died was not lost with it
+    log.started("r2", "worker-b", NODE_B, 44)
+    log.returned("r2")
+    assert log.node_lost(NODE_B, "the node left the cluster") == [] and story(read_attempts("r2")) == ""
 
 
 class _Cluster:

@@ -49,12 +49,19 @@ class AttemptLog:
         """The node ``node_id`` left the cluster: the runs whose current attempt ran there (now marked lost)."""
         hit = []
         for run_id, attempts in self.runs.items():
-            if attempts and attempts[-1]["node_id"] == node_id and not attempts[-1]["lost"]:
+            if attempts and attempts[-1]["node_id"] == node_id and not attempts[-1]["lost"] \
+                    and not attempts[-1].get("ended"):
                 attempts[-1]["lost"] = why
                 attempts[-1]["lost_at"] = _now()
                 hit.append(run_id)
                 self._write(run_id)
         return hit
+
+    def returned(self, run_id: str) -> None:
+        """The run's task returned its outcome: a node that dies later did not take this run with it."""
+        attempts = self.runs.get(run_id) or []
+        if attempts:
+            attempts[-1]["ended"] = True
 
     def gave_up(self, run_id: str, why: str) -> None:
         """Ray gave up on the run: its last attempt was lost too, and no retry is left."""

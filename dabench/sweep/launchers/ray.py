@@ -95,18 +95,11 @@ def run_ray(requests: list[RunRequest], device: str, workers: int | None,
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=WATCH_SECONDS)
-            watch.poll(pending=len(refs) - len(ready))
-            if watch.stranded_for() > node_wait:
-                for ref in set(refs) - set(ready):
-                    ray.cancel(ref, force=True)
-                raise DabenchError(f"no node left in the Ray cluster has what a run asks for "
-                                   f"({_amounts(watch.request, watch.request)}) for {node_wait:g} s ({NODE_WAIT_ENV}): "
-                                   f"{len(refs) - len(ready)} run(s) not finished. Start the sweep again once such a "
-                                   "node has joined: finished runs are kept, the others resume")
             for ref in ready:
                 request = refs.pop(ref)
                 try:
                     outcome = ray.get(ref)
+                    watch.log.returned(request.run_id)
                 except ray.exceptions.RayError as exc:  # every attempt's worker or node was lost
                     why = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
                     watch.log.gave_up(request.run_id, why)
@@ -114,6 +107,14 @@ def run_ray(requests: list[RunRequest], device: str, workers: int | None,
                     outcome = died(request, f"the Ray task died ({tries} attempt(s); Ray retries a lost worker or "
                                             f"node {MAX_RETRIES} times): {why}")
                 on_outcome(outcome)
+            watch.poll(pending=len(refs))
+            if watch.stranded_for() > node_wait:
+                for ref in refs:
+                    ray.cancel(ref, force=True)
+                raise DabenchError(f"no node left in the Ray cluster has what a run asks for "
+                                   f"({_amounts(watch.request, watch.request)}) for {node_wait:g} s ({NODE_WAIT_ENV}): "
+                                   f"{len(refs)} run(s) not finished. Start the sweep again once such a node has "
+                                   "joined: finished runs are kept, the others resume")
     finally:
         ray.kill(board)
 

@@ -122,6 +122,10 @@ def draw_dropout_module():
     torch.nn.Dropout(0.5).train()(torch.ones(8))
 
 
+def draw_dataloader():
+    list(torch.utils.data.DataLoader(list(range(4))))
+
+
 def draw_numpy():
     np.random.permutation(10)
 
@@ -151,6 +155,7 @@ def _where(route: Callable) -> str:
     (draw_new_layer, TORCH, "torch.nn.init.kaiming_uniform_"),  # nn.Linear's reset_parameters
     (draw_dropout, TORCH, "torch.nn.functional.dropout"),
     (draw_dropout_module, TORCH, "torch.nn.functional.dropout"),
+    (draw_dataloader, TORCH, "Tensor.random_"),  # its iterator's base seed, even unshuffled
     (draw_numpy, NUMPY, None),
     (draw_python, PYTHON, None),
     (reseed_torch, TORCH, None),

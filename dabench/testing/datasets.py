@@ -71,10 +71,11 @@ def check_dataset(dataset: Any, data_root: Path | None = None, options: dict[str
         raise ConformanceError(f"{name}.build failed on {folder}: {exc}") from None
     _require(set(dataset.splits) <= set(first), f"{name}.build returned splits {sorted(first)}, expected {dataset.splits}")
     undeclared = sorted(set(first) - set(dataset.splits), key=str)
-    _require(not undeclared, f"{name}.build returned split(s) {', '.join(map(repr, undeclared))} that are not in {name}.splits "
-                        f"{dataset.splits}: the runner never reads them, so their images are dropped without a word. "
-                        f"Put their images in one of {', '.join(dataset.splits)} (a validation set usually joins "
-                        f"train), or declare the split in splits")
+    _require(not undeclared,
+             f"{name}.build returned split(s) {', '.join(map(repr, undeclared))} that are not in {name}.splits "
+             f"{dataset.splits}: the runner never reads them, so their images are dropped without a word. Put their "
+             f"images in one of {', '.join(dataset.splits)} (a validation set usually joins train), or declare the "
+             f"split in splits")
     sizes = {}
     for split_name, split in first.items():
         _require(isinstance(split, dataset_api.Split), f"{name}.build()[{split_name!r}] must be a dabench.data.Split")

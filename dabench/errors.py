@@ -34,7 +34,7 @@ def blame_plugin(kind: str, name: str, plugin: object) -> Iterator[None]:
         raise
     except Exception as exc:  # not KeyboardInterrupt/SystemExit: an interrupted run resumes, it did not fail
         raise PluginError(f"{kind} '{name}' raised {type(exc).__name__}: {exc} (at {plugin_line(exc, plugin)}); "
-                          f"this is a bug in the {kind}'s code: run with --debug for the whole traceback") from exc
+                          f"this is a bug in the {kind}'s code (its whole traceback: --debug, or a run's error.txt)") from exc
 
 
 def plugin_line(exc: BaseException, plugin: object) -> str:

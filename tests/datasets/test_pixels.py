@@ -88,7 +88,7 @@ def test_modes_that_mean_nothing_to_a_face_are_refused() -> None:
     with pytest.raises(ValueError, match=r"I pixels in 70000..70000 fit no 8- or 16-bit range"):
         open_image_noted(item, _encode(out_of_range, "tif"), "L")
     with pytest.raises(ValueError, match="pixel mode HSV is not supported"):
-        from dabench.data.images import convert_mode
+        from dabench.data.pixels import convert_mode
         convert_mode(Image.new("HSV", (4, 4)), "RGB")
 
 

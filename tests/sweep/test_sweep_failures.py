@@ -14,6 +14,10 @@ from dabench.store import run_lock as running
 from dabench.sweep.execute import run_sweep, sweep_status
 
 
+# a plugin's exception is recorded naming the plugin, the exception and the plugin's line
+FAILED_IN_PLUGIN = ("dabench.errors.PluginError: method 'always_fails' raised RuntimeError: deliberate failure "
+                    "(dabench sweep tests) (at ")
+
 def test_failures_are_recorded_and_the_sweep_goes_on(sweep_home: Path, test_plugin, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DABENCH_DATA", str(tmp_path / "no_data"))
@@ -27,7 +31,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(sweep_home: Path, test_plug
                                                              "source_only synth-lab:fer2013 seed 0"]
     assert [e.state for e in summary.entries] == ["failed", "done", "failed"]
     bug, missing = summary.entries[0], summary.entries[2]
-    assert bug.detail == "RuntimeError: deliberate failure (dabench sweep tests)"
+    assert bug.detail.startswith(FAILED_IN_PLUGIN) and "dabench_sweep_test.py:" in bug.detail
     assert missing.detail == f"dabench.errors.DabenchError: dataset 'fer2013': folder not found in {tmp_path / 'no_data' / 'fer2013'}."
     traceback = (results.run_dir(bug.request.run_id) / running.ERROR).read_text()
     assert traceback.startswith("Traceback (most recent call last):") and "dabench_sweep_test.py" in traceback
@@ -52,7 +56,7 @@ def test_local_launcher_with_two_worker_processes(sweep_home: Path, test_plugin)
     requests = requests_for(test_plugin, ["source_only", "always_fails"], [0])
     summary = run_sweep(requests, launcher="local", workers=2, device="cpu", echo=lambda line: None)
     assert [e.state for e in summary.entries] == ["done", "failed"] and summary.exit_code == 1
-    assert summary.entries[1].detail == "RuntimeError: deliberate failure (dabench sweep tests)"
+    assert summary.entries[1].detail.startswith(FAILED_IN_PLUGIN)
     rows = sqlite3.connect(sweep_home / "results.sqlite").execute("SELECT run_id FROM runs").fetchall()
     assert rows == [(requests[0].run_id,)]
     folder = results.run_dir(requests[0].run_id)

@@ -22,7 +22,7 @@ SHARED_DATA = Path(os.environ.get("DABENCH_TEST_DATA") or ROOT.parent / "shared"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 REFERENCE = ROOT / "docs" / "cli-reference.md"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUN_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{16}(?![0-9a-f])")
+RUN_ID = re.compile(r"(?<![\w-])[0-9a-f]{16}(?![\w-])")  # a word of its own: not part of a hash or a name
 # how a run id is printed: `dabench run`'s last line, and a run named in `dabench status` / sweep output
 RUN_LINE = re.compile(r"; run (?P<id>[0-9a-f]{16}) in \S*runs/(?P=id)")
 STATUS_LINE = re.compile(r"(?P<method>[\w-]+) (?P<pair>[\w-]+:[\w-]+) seed (?P<seed>\d+) \(run (?P<id>[0-9a-f]{16})\)")
@@ -190,7 +190,8 @@ def test_printed_runs_are_found() -> None:
             "  tent synth-lab:synth-wild seed 1 (run 0123456789abcdef): pid 5 on vm\n```\n"
             "```console\n$ dabench run -m shot -p a:b --seed 4\n"
             "shot on a:b ...; run fedcba9876543210 in ~/.dabench/runs/fedcba9876543210\n```\n"
-            "and run 00112233445566ff in prose\n")
+            "and run 00112233445566ff in prose, not cache/face_resnet-55533b28a95800a5/ nor sha256 "
+            "`55533b28a95800a551ba546ba62fe696`\n")
     runs = printed_runs(text)
     assert [(run_id, plan.get("method"), plan.get("pair"), plan.get("seed"), plan.get("sets")) for run_id, plan in runs] == [
         ("0123456789abcdef", "tent", "synth-lab:synth-wild", 1, ("epochs=3",)),

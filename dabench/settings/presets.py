@@ -19,6 +19,7 @@ import yaml
 
 from dabench.errors import DabenchError
 from dabench.settings.config import deep_merge
+from dabench.settings.settings_yaml import load_yaml
 
 PRESET_DIR = Path(__file__).with_name("presets")
 FIELDS = ("name", "version", "description", "reference", "settings", "methods", "pairs", "not_matched")
@@ -57,7 +58,7 @@ def load(name: str) -> Preset:
         raise DabenchError(f"unknown preset '{name}'; known presets: {', '.join(known())} "
                            "(dabench list presets; dabench preset show NAME)")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())  # YAML 1.2 booleans, as every settings layer
     except yaml.YAMLError as exc:
         raise DabenchError(f"preset file {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or set(data) - set(FIELDS) or not {"name", "version", "settings"} <= set(data):

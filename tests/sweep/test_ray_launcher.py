@@ -42,7 +42,8 @@ def test_ray_sweep_with_a_failing_run(sweep_home: Path, test_plugin, local_ray: 
     assert summary.exit_code == 1 and sorted(summary.failed_now) == [f"always_fails {PAIR} seed 0",
                                                                      "source_only synth-lab:fer2013 seed 0"]
     assert [e.state for e in summary.entries] == ["done", "done", "failed", "failed"]
-    assert summary.entries[2].detail == "RuntimeError: deliberate failure (dabench sweep tests)"
+    assert summary.entries[2].detail.startswith("dabench.errors.PluginError: method 'always_fails' raised "
+                                                "RuntimeError: deliberate failure (dabench sweep tests) (at ")
     assert summary.entries[3].detail.endswith(f"folder not found in {tmp_path / 'driver_data' / 'fer2013'}.")
     for request in requests[:2]:
         here = results.read_done(results.run_dir(request.run_id))  # written by the driver from the task's result

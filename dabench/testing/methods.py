@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+import dabench.testing.rng as rng  # not `from dabench.testing import`: that imports the package, a circle
 from dabench.data.synth import generate_faces
 from dabench.errors import DabenchError
 from dabench.labels import CANONICAL_CLASSES
@@ -22,7 +23,6 @@ from dabench.models import ClassifierNet
 from dabench.settings import config as cfg
 from dabench.testing.common import METHOD_ID, RESOLUTION, ConformanceError, _require
 from dabench.testing.labels import label_access_message, watched_adapt
-from dabench.testing.rng import FirstGlobalDraw, global_rng_message, global_states, moved
 from dabench.train.batches import to_float
 from dabench.train.device import seed_everything
 from dabench.train.features import extract
@@ -205,22 +205,22 @@ def _adapt_once(method_cls: type[Method], hparams: Any, data: TinyData, seed: in
         _require(not isinstance(getattr(ctx, f.name), torch.Tensor), f"AdaptContext.{f.name} holds a tensor")
     method = method_cls(hparams)
     model = copy.deepcopy(source)
-    tracer = FirstGlobalDraw() if trace else contextlib.nullcontext()
+    tracer = rng.FirstGlobalDraw() if trace else contextlib.nullcontext()
     if method_cls.source_free:  # watched as a run watches it: opens of label files, gc walks, dataset builds
         with watched_adapt(data.target_images, data.target_labels, data.test_images, data.test_labels) as seen:
-            before = global_states()
+            before = rng.global_states()
             with tracer:
                 adapted = method.adapt(model, target, ctx)
-            drew = moved(before)
+            drew = rng.moved(before)
         if seen.detected:
             raise ConformanceError(label_access_message(method_cls.id, seen.events))
     else:  # handed labels on purpose (target_oracle): not watched
-        before = global_states()
+        before = rng.global_states()
         with tracer:
             adapted = method.adapt_with_labels(model, target, data.target_labels.clone(), ctx)
-        drew = moved(before)
+        drew = rng.moved(before)
     _require(torch.equal(target.images, data.target_images), "adapt() modified the target images in place")
-    return _Adapted(adapted, epochs, drew, tracer.found if isinstance(tracer, FirstGlobalDraw) else None)
+    return _Adapted(adapted, epochs, drew, tracer.found if isinstance(tracer, rng.FirstGlobalDraw) else None)
 
 
 def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None, seed: int = 0,
@@ -242,7 +242,7 @@ def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None
     _require(bool(torch.isfinite(logits).all()), f"{method_cls.id}: the adapted model gives non-finite logits")
     if first.moved:  # run again, traced, to name the call (only on this failure: tracing every call is slow)
         route = _adapt_once(method_cls, resolved, data, seed, trace=True).first_draw
-        raise ConformanceError(global_rng_message(method_cls.id, first.moved, route))
+        raise ConformanceError(rng.global_rng_message(method_cls.id, first.moved, route))
     _check_determinism(method_cls, resolved, data, seed, logits.argmax(1))
     epochs_checked = _check_epochs_used(method_cls, resolved, data, seed, first)
     source_predictions = extract(tiny_source_model(data, seed), data.test_images)[1].argmax(1)
@@ -250,9 +250,6 @@ def check_method(method_cls: type[Method], hparams: dict[str, Any] | None = None
                         float((source_predictions == data.test_labels).float().mean()),
                         float((logits.argmax(1) == data.test_labels).float().mean()),
                         time.perf_counter() - started, epochs_checked)
-
-
-OTHER_GLOBAL_SEED = 7919  # added to the seed: the global RNGs of the second run start elsewhere
 
 
 def _check_determinism(method_cls: type[Method], hparams: Any, data: TinyData, seed: int,
@@ -264,16 +261,11 @@ def _check_determinism(method_cls: type[Method], hparams: Any, data: TinyData, s
         return int((extract(adapted, data.test_images)[1].argmax(1) != predictions).sum())
 
     n = len(predictions)
-    mismatch = disagree(seed + OTHER_GLOBAL_SEED)
+    mismatch = disagree(seed + rng.OTHER_GLOBAL_SEED)
     if not mismatch:
         return
     again = disagree(None)
-    _require(again > 0, f"{method_cls.id} depends on the global RNG state it starts from: with the same ctx.generator "
-                        f"seed {seed}, a run whose torch, NumPy and Python global RNGs were seeded otherwise disagrees "
-                        f"on {mismatch}/{n} predictions (a run from the same global state agrees). It reads global "
-                        f"randomness without drawing from it (e.g. draws inside torch.random.fork_rng() that is not "
-                        f"seeded from ctx.generator, or torch.initial_seed()); seed every random thing from "
-                        f"ctx.generator")
+    _require(again > 0, rng.global_state_message(method_cls.id, seed, mismatch, n))
     raise ConformanceError(f"{method_cls.id} is not deterministic for a seed: two runs with seed {seed} disagree on "
                            f"{again}/{n} predictions; draw randomness from ctx.generator")
 

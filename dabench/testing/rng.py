@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+OTHER_GLOBAL_SEED = 7919  # added to the seed: the global RNGs of the kit's second run start elsewhere
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent)
 _THIS_FILE = str(Path(__file__).resolve())
 
@@ -93,3 +94,12 @@ def global_rng_message(method_id: str, generators: list[str], route: str | None)
             f"generator=ctx.generator), torch.nn.init.normal_(w, generator=ctx.generator)); for what takes no "
             f"generator (dropout, building a module), fork the global RNG from it: with torch.random.fork_rng(): "
             f"torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator))); ...")
+
+
+def global_state_message(method_id: str, seed: int, mismatch: int, n: int) -> str:
+    """The conformance failure for a method whose result follows the global RNG states it did not move."""
+    return (f"{method_id} depends on the global RNG state it starts from: with the same ctx.generator seed {seed}, a "
+            f"run whose torch, NumPy and Python global RNGs were seeded otherwise disagrees on {mismatch}/{n} "
+            f"predictions (a run from the same global state agrees). It reads global randomness without drawing from "
+            f"it (e.g. draws inside torch.random.fork_rng() that is not seeded from ctx.generator, or "
+            f"torch.initial_seed()); seed every random thing from ctx.generator")

@@ -13,7 +13,7 @@ import numpy as np
 from tabulate import tabulate
 
 from dabench.data.dataset import Dataset
-from dabench.data.folder import FolderDataset
+from dabench.data.folder import FolderDataset, refuse_unknown_splits
 from dabench.data.images import ImageItem, content_hash, crop_and_resize, item_bytes, open_image_noted, parallel_map
 from dabench.data.near_duplicates import THRESHOLD, THUMBNAIL, NearPair, cross_split_pairs, thumbnails
 from dabench.errors import DabenchError
@@ -139,6 +139,7 @@ def check_dataset(dataset: Dataset, folder: Path | None, workers: int | None = N
     if not isinstance(dataset, FolderDataset):
         return check_built(dataset, folder)
     items = dataset.items(folder, dataset.options({}))
+    refuse_unknown_splits(dataset.id, tuple(dataset.splits), items, folder)  # as build() does: a layout error
     report = CheckReport(dataset.id, folder, dataset.layout_found(folder), tuple(dataset.classes),
                          tuple(dataset.splits), items=items)
     for split in dataset.splits:

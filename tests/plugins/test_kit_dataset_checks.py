@@ -77,6 +77,11 @@ def test_build_refuses_items_of_an_undeclared_split(tmp_path: Path, split: str) 
     with pytest.raises(ConformanceError) as failed:
         check_dataset(dataset, root)
     assert str(failed.value) == f"Renamed.build failed on {root / 'kit_faces'}: {expected}"
+    from dabench.data.check import check_dataset as data_check
+
+    with pytest.raises(DabenchError) as checked:  # `dabench data check` says the same, instead of counting them
+        data_check(dataset, root / "kit_faces")
+    assert str(checked.value) == expected
 
 
 def test_every_undeclared_split_is_named_in_one_message(tmp_path: Path) -> None:

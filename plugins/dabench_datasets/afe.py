@@ -68,8 +68,8 @@ class Afe(FolderDataset):
                 items.append(ImageItem(relative, split, CANONICAL_CLASSES.index(CODES[code]), path, box=box))
         if absent:
             raise self.missing(folder, f"the lists name {len(absent)} image(s) absent from {IMAGE_DIR}/ "
-                                       f"(first: {', '.join(name for _, name in absent[:3])}); the first absent "
-                                       f"is named at {absent[0][0]}")
+                                       f"(first: {', '.join(name for _, name in absent[:3])}); {absent[0][0]} "
+                                       f"names {absent[0][1]}")
         return items
 
 

@@ -65,11 +65,12 @@ class Expw(FolderDataset):
         except fields.FieldError as exc:
             raise self.missing(folder, str(exc)) from None
         present = {path.name: path for path in list_images(image_dir)}
-        absent = [(line, name) for line, name, _, _, _ in rows if name not in present]
+        absent = sorted((name, line.number) for line, name, _, _, _ in rows if name not in present)
         if absent:
-            names = sorted({name for _, name in absent})
+            names = sorted({name for name, _ in absent})
             raise self.missing(folder, f"{LABEL_FILE} names {len(names)} image(s) absent from {IMAGE_DIR}/ "
-                                       f"(first: {', '.join(names[:3])}); the first absent is named at {absent[0][0]}")
+                                       f"(first: {', '.join(names[:3])}); line {absent[0][1]} of {LABEL_FILE} "
+                                       f"names {names[0]}")
         rule = self.rule()
         assert rule is not None
         return [ImageItem(f"{name}#{face_id}", rule.assign(name), CANONICAL_CLASSES.index(CODES[code]),

@@ -89,8 +89,8 @@ class RafDb(FolderDataset):
         if absent:
             raise self.missing(folder, f"{LABEL_FILE} names {len(absent)} image(s) absent from "
                                        f"{image_dir.relative_to(folder)}/ (first: "
-                                       f"{', '.join(name for _, name in absent[:3])}); the first absent is named "
-                                       f"at {absent[0][0]}")
+                                       f"{', '.join(name for _, name in absent[:3])}); {absent[0][0]} names "
+                                       f"{absent[0][1]}")
         boxes = Path("Annotation") / "boundingbox"
         items = []
         for _, listed, split, code in rows:

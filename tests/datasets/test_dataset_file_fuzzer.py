@@ -137,10 +137,11 @@ def sfew(folder: Path) -> None:
 
 LAYOUTS = [
     Layout("fer2013", fer2013_csv, ("fer2013.csv",)),
-    Layout("fer2013", fer2013_folders, image="train/happy/Training_1.jpg", tags={"name": "folders"}),
+    Layout("fer2013", fer2013_folders, named_files=("train/happy",), image="train/happy/Training_1.jpg",
+           tags={"name": "folders"}),
     Layout("ckplus", ckplus_original, ("Emotion/S005/001/S005_001_00000002_emotion.txt",),
            image="cohn-kanade-images/S005/001/S005_001_00000002.png", tags={"name": "original"}),
-    Layout("ckplus", ckplus_folders, named_files=("happy/S005_001_00000011.png",),
+    Layout("ckplus", ckplus_folders, named_files=("happy/S005_001_00000011.png", "happy"),
            image="happy/S005_001_00000011.png", tags={"name": "ck48"}),
     Layout("expw", expw, ("label/label.lst",), image="image/origin/photo_0.png"),
     Layout("rafdb", rafdb_aligned, ("EmoLabel/list_patition_label.txt",), image="Image/aligned/train_00001_aligned.jpg",
@@ -155,7 +156,7 @@ LAYOUTS = [
     Layout("ferplus", ferplus, ("FER2013Train/label.csv", "FER2013Valid/label.csv", "FER2013Test/label.csv"),
            image="FER2013Train/fer0000000.png", lists_images=False),
     Layout("jaffe", jaffe, named_files=("KA.AN1.39.tiff",), image="KA.AN1.39.tiff"),
-    Layout("sfew", sfew, image="Train/Happy/a.png"),
+    Layout("sfew", sfew, named_files=("Train/Happy",), image="Train/Happy/a.png"),
 ]
 
 
@@ -207,13 +208,13 @@ def line_variants(relative: str, data: bytes) -> Iterator[Variant]:
 
 
 def name_variants(relative: str) -> Iterator[Variant]:
-    """Each token of a label-carrying file name replaced by each of VALUES (the suffix kept)."""
+    """Each token of a label-carrying file or folder name replaced by each of VALUES (a suffix kept)."""
     directory, _, name = relative.rpartition("/")
-    stem, dot, suffix = name.rpartition(".")
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
     for token in TOKEN.finditer(stem.replace(".", " ").replace("_", " ")):
         for value in VALUES:
             new_name = stem[:token.start()] + value + stem[token.end():] + dot + suffix
-            if new_name != name and "/" not in new_name:
+            if new_name not in (name, "") and "/" not in new_name:
                 new = f"{directory}/{new_name}" if directory else new_name
 
                 def rename(folder: Path, old: str = relative, new: str = new) -> None:
@@ -281,6 +282,7 @@ def walk(layout: Layout, root: Path, variants: list[Variant], capsys: pytest.Cap
     assert code == 0, f"the valid {layout.id} layout does not prepare: {err}"
     valid_total = sum(int(n) for n in re.findall(r"\w+ (\d+)", out.split(" px (")[1].split(")")[0]))
     saved = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    saved_folders = {path for path in folder.rglob("*") if path.is_dir()}
     problems = []
     for variant in variants:
         variant.apply(folder)
@@ -288,13 +290,16 @@ def walk(layout: Layout, root: Path, variants: list[Variant], capsys: pytest.Cap
         found = problem(layout, variant, code, out, err, valid_total)
         if found:
             problems.append(f"{variant.what}: {found}")
-        for directory, folders, files in os.walk(folder):  # links are not followed
+        for directory, folders, files in os.walk(folder, topdown=False):  # links are not followed
             for name in files + folders:
                 path = Path(directory) / name
-                if path not in saved and (path.is_symlink() or path.is_file()):
+                if path.is_symlink() or (path.is_file() and path not in saved):
                     path.unlink()
+                elif path.is_dir() and path not in saved_folders:
+                    path.rmdir()
         for path, data in saved.items():
             if not path.is_file() or path.read_bytes() != data:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
     return problems
 

@@ -148,5 +148,7 @@ def test_expw_label_file_naming_missing_photos_is_one_clear_error(shared_data: P
     with pytest.raises(DabenchError) as raised:
         dataset.items(tmp_path, dataset.options({}))
     first_line = str(raised.value).splitlines()[0]
+    listed = [text.split()[0] for text in (real / "label" / "label.lst").read_text().splitlines()]
     assert first_line == (f"dataset 'expw': label/label.lst names 3 image(s) absent from image/origin/ (first: "
-                          f"{', '.join(p.name for p in missing)}) in {tmp_path}.")
+                          f"{', '.join(p.name for p in missing)}); line {listed.index(missing[0].name) + 1} of "
+                          f"label/label.lst names {missing[0].name} in {tmp_path}.")

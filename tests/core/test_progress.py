@@ -45,7 +45,7 @@ def test_generation_shows_a_bar_and_the_same_faces(monkeypatch: pytest.MonkeyPat
 
 def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monkeypatch: pytest.MonkeyPatch) -> None:
     from dabench.run.execute import execute, plan_run
-    from dabench.store import paths, results
+    from dabench.store import results
 
     stderr = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
@@ -74,7 +74,10 @@ def test_a_run_off_a_terminal_prints_and_logs_one_line_per_epoch(registry, monke
     reused = (results.run_dir(again["run_id"]) / "log.txt").read_text()
     assert "(synth-lab, small_cnn, 32 px, seed 0): reused from the cache" in reused
     # whatever damaged the cached model, the log says what was done about it: trained again, not "reused"
-    (artifact,) = [path for path in (paths.cache_dir("source_models")).iterdir() if (path / "meta.json").exists()]
+    from dabench.run.plan import source_spec
+    from dabench.run.source_model import artifact_folder, with_data_key
+
+    artifact = artifact_folder(with_data_key(source_spec(plan), registry))
     damages = {"truncated model.pt": lambda: (artifact / "model.pt").write_bytes((artifact / "model.pt").read_bytes()[:100]),
                "a flipped byte": lambda: _flip_last_byte(artifact / "model.pt"),
                "meta.json not JSON": lambda: (artifact / "meta.json").write_text("{"),

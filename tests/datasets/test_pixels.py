@@ -183,3 +183,14 @@ def test_data_check_says_what_decoding_did_and_what_leaks(tmp_path: Path, regist
             "with a near-identical copy in an earlier one, 1 of them labelled differently") in out
     assert "e.g. test/anger/PrivateTest_7.jpg ~ train/sadness/Training_2.png (" in out
     assert "0 duplicate groups" not in out and "carry conflicting" not in out
+    # dedup drops the train copy of the near-identical face (and only it)
+    from dabench.data.cache import load_prepared
+
+    dataset = registry.dataset("fer2013")
+    plain = load_prepared(dataset, dataset.options({"resolution": 48}), tmp_path)
+    deduped = load_prepared(dataset, dataset.options({"resolution": 48, "dedup": True}), tmp_path)
+    assert len(plain.split("train")) == 4 and len(deduped.split("train")) == 3
+    assert len(deduped.split("test")) == len(plain.split("test")) == 3
+    kept = {image.tobytes() for image in deduped.split("train").images}
+    sad = np.asarray(Image.open(folder / "train" / "sad" / "Training_2.png").convert("L"))[:, :, None]
+    assert sad.tobytes() not in kept

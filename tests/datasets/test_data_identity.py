@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from native_fixtures import write_image
+from PIL import Image
 
 from dabench.cli import main
 from dabench.data.identity import folder_identity, folder_listing

@@ -12,8 +12,8 @@ import pytest
 from native_fixtures import write_image
 
 from dabench.cli import main
-from dabench.data.pairs import prepare
 from dabench.data.identity import folder_identity
+from dabench.data.pairs import prepare
 from dabench.errors import DabenchError
 from dabench.store import paths
 

@@ -13,7 +13,6 @@ from dabench.store import results
 from dabench.store import run_lock as running
 from dabench.sweep.execute import run_sweep, sweep_status
 
-
 # a plugin's exception is recorded naming the plugin, the exception and the plugin's line
 FAILED_IN_PLUGIN = ("dabench.errors.PluginError: method 'always_fails' raised RuntimeError: deliberate failure "
                     "(dabench sweep tests) (at ")

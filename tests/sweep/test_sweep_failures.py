@@ -17,6 +17,7 @@ from dabench.sweep.execute import run_sweep, sweep_status
 FAILED_IN_PLUGIN = ("dabench.errors.PluginError: method 'always_fails' raised RuntimeError: deliberate failure "
                     "(dabench sweep tests) (at ")
 
+
 def test_failures_are_recorded_and_the_sweep_goes_on(sweep_home: Path, test_plugin, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DABENCH_DATA", str(tmp_path / "no_data"))

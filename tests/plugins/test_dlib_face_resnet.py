@@ -182,3 +182,24 @@ def test_the_port_matches_dlibs_own_descriptors(shared_data) -> None:
     assert np.abs(expected).max() > 0.1  # real descriptors, not zeros
     np.testing.assert_allclose(ours, expected, atol=1e-4, rtol=0)
     np.testing.assert_allclose(through_dabench, expected, atol=1e-4, rtol=0)
+
+
+@needs_package
+def test_in_a_classifier_net_the_first_training_batch_leaves_the_network_unchanged(registry) -> None:
+    """Every folded batch norm re-expresses itself around the first train-mode batch (channels_last, as runs
+    feed it): the network's eval output is the same before and after, and it then trains."""
+    from dabench.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(registry.backbone("dlib_face_resnet"), 7).eval()
+    images = torch.rand(4, 3, 112, 112).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        before = model.backbone(images)
+        model.train()(images)
+    norms = [m for m in model.backbone.modules() if isinstance(m, FoldedBatchNorm)]
+    assert len(norms) == 29 and all(bool(n.calibrated) for n in norms)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval().backbone(images), before, atol=1e-4, rtol=1e-4)
+    loss = torch.nn.functional.cross_entropy(model.train()(images), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    assert torch.isfinite(loss) and model.backbone.stem.weight.grad.abs().sum() > 0

@@ -3,8 +3,8 @@ with the numbers when it does not fit (``--set image_size=1024`` on a CPU once w
 
 Memory: the prepared images of both sides (uint8, as the runner holds them), the network's parameters with
 their gradients and optimiser state (4 copies in float32), and the activations one training batch keeps for
-the backward pass: the outputs of every layer of the backbone (measured by a forward pass on PyTorch's
-``meta`` device, which allocates nothing) times the largest batch any stage trains with, twice over for their
+the backward pass: the outputs of every layer of the network (measured by a forward pass of a copy on
+PyTorch's ``meta`` device, which allocates nothing) times the largest batch any stage trains with, twice over for their
 gradients, plus the float copy of the batch itself. Feature banks (NRC, AaD) and evaluation batches are small
 beside these and are covered by a 25% margin. Disk: the prepared arrays written to the cache (twice, while the
 new copy is published). The override is the environment variable ``DABENCH_MEMORY_CHECK=off``.
@@ -12,6 +12,7 @@ new copy is published). The override is the environment variable ``DABENCH_MEMOR
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import shutil
@@ -42,7 +43,7 @@ class Estimate:
     activations: int  # one training batch's stored activations, forward and backward
     batch_size: int
     image_size: int
-    network_known: bool = True  # False: the backbone cannot be measured on the meta device (it loads weights)
+    network_known: bool = True  # False: the backbone could not be built or measured
 
     @property
     def memory(self) -> int:
@@ -59,7 +60,13 @@ class Estimate:
 def activation_floats(module: nn.Module, channels: int, image_size: int) -> int:
     """The number of values the layers of ``module`` output for one image (what backward keeps), counted
     on the meta device; in-place layers and views add none."""
-    module = _on_meta(module)
+    try:
+        return _count_outputs(_on_meta(module), channels, image_size, "meta")
+    except RuntimeError:  # a layer that reads a value (``.item()``) cannot run on meta: two real images then
+        return _count_outputs(copy.deepcopy(module).cpu(), channels, image_size, "cpu")
+
+
+def _count_outputs(module: nn.Module, channels: int, image_size: int, device: str) -> int:
     total = 0
 
     def count(layer: nn.Module, _inputs: Any, output: Any) -> None:
@@ -75,7 +82,7 @@ def activation_floats(module: nn.Module, channels: int, image_size: int) -> int:
     try:
         module.train()
         with torch.no_grad():
-            module(torch.empty(2, channels, image_size, image_size, device="meta"))  # BatchNorm needs 2 to train
+            module(torch.zeros(2, channels, image_size, image_size, device=device))  # BatchNorm needs 2 to train
     finally:
         for handle in handles:
             handle.remove()
@@ -89,12 +96,11 @@ def estimate(plan: Any, registry: Registry, image_counts: dict[str, int]) -> Est
     batch = max([config["source"]["batch_size"], *(_batch_sizes(plan.hparams)),
                  *([config["ssl"]["batch_size"]] if "ssl" in config and "batch_size" in config["ssl"] else [])])
     images = sum(image_counts.values()) * size * size * 3
-    try:
-        with torch.device("meta"):
-            model = build_model(registry.backbone(config["backbone"]), len(plan.classes))
+    try:  # built for real (a plugin's build may cache what it loads: never under a meta default device), counted on meta
+        model = build_model(registry.backbone(config["backbone"]), len(plan.classes))
         parameters = sum(p.numel() for p in model.parameters())
         per_image = activation_floats(model, 3, size) + 3 * size * size  # the layers' outputs and the float batch
-    except Exception:  # noqa: BLE001 -- a backbone that cannot be built without real tensors: only the images are known
+    except Exception:  # noqa: BLE001 -- a backbone that cannot be measured: only the images are known
         return Estimate(images=images, model=0, activations=0, batch_size=batch, image_size=size, network_known=False)
     return Estimate(images=images, model=4 * 4 * parameters, activations=2 * 4 * per_image * batch,
                     batch_size=batch, image_size=size)
@@ -159,8 +165,6 @@ def _batch_sizes(hparams: Any) -> list[int]:
 def _on_meta(module: nn.Module) -> nn.Module:
     if all(p.device.type == "meta" for p in module.parameters()):
         return module
-    import copy
-
     return copy.deepcopy(module).to("meta")
 
 

@@ -103,6 +103,8 @@ def _load_verified(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     saved = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
     if saved.get("format") != FORMAT:
         raise ValueError(f"format {saved.get('format')!r}, expected {FORMAT}")
+    if any(tensor.is_meta for tensor in saved["state_dict"].values()):  # written without data: convert again
+        raise ValueError("it holds tensors without data (meta tensors)")
     return saved["state_dict"], meta
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -96,14 +97,20 @@ def estimate(plan: Any, registry: Registry, image_counts: dict[str, int]) -> Est
     batch = max([config["source"]["batch_size"], *(_batch_sizes(plan.hparams)),
                  *([config["ssl"]["batch_size"]] if "ssl" in config and "batch_size" in config["ssl"] else [])])
     images = sum(image_counts.values()) * size * size * 3
-    try:  # built for real (a plugin's build may cache what it loads: never under a meta default device), counted on meta
-        model = build_model(registry.backbone(config["backbone"]), len(plan.classes))
-        parameters = sum(p.numel() for p in model.parameters())
-        per_image = activation_floats(model, 3, size) + 3 * size * size  # the layers' outputs and the float batch
+    try:
+        parameters, per_image = _network_size(registry.backbone(config["backbone"]), len(plan.classes), size)
     except Exception:  # noqa: BLE001 -- a backbone that cannot be measured: only the images are known
         return Estimate(images=images, model=0, activations=0, batch_size=batch, image_size=size, network_known=False)
     return Estimate(images=images, model=4 * 4 * parameters, activations=2 * 4 * per_image * batch,
                     batch_size=batch, image_size=size)
+
+
+@functools.lru_cache(maxsize=32)
+def _network_size(backbone: Any, num_classes: int, size: int) -> tuple[int, int]:
+    """(parameters, values stored per image: the layers' outputs and the float batch), once per process. Built
+    for real (a plugin's build may cache what it loads: never under a meta default device), counted on meta."""
+    model = build_model(backbone, num_classes)
+    return sum(p.numel() for p in model.parameters()), activation_floats(model, 3, size) + 3 * size * size
 
 
 def check_fits(plan: Any, registry: Registry, device: torch.device) -> None:

@@ -75,13 +75,14 @@ def counts(entries: list[Entry]) -> dict[str, int]:
 
 def format_status(entries: list[Entry], title: str = "") -> str:
     tally = counts(entries)
+    labels = point_labels([entry.request for entry in entries])  # a search's runs say their grid point
     lines = [title] if title else []
     lines.append(f"{len(entries)} runs: " + ", ".join(f"{tally[state]} {state}" for state in STATES))
     for state in ("failed", "running", "interrupted"):
         chosen = [entry for entry in entries if entry.state == state]
         if chosen:
             lines.append(f"{state}:")
-            lines += [f"  {e.request.label} (run {e.request.run_id}): {e.detail}" for e in chosen]
+            lines += [f"  {labels[e.request.run_id]} (run {e.request.run_id}): {e.detail}" for e in chosen]
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from dabench.cli import cli
 from dabench.errors import DabenchError
 from dabench.host import registry as registry_module
 from dabench.store import results, searches
-from dabench.sweep.execute import point_labels, record_searches
+from dabench.sweep.execute import Entry, format_status, point_labels, record_searches
 from dabench.sweep.plan import plan_sweep
 
 PAIR = "synth-lab:synth-wild"
@@ -37,6 +37,11 @@ def test_progress_labels_name_the_grid_point(registry) -> None:
     assert sorted(labels[r.run_id] for r in requests if r.method == "source_only") == [
         f"source_only {PAIR} seed 0", f"source_only {PAIR} seed 1"]
     assert len(set(labels.values())) == len(requests)
+    # `dabench status` names a failed run of the search by the same label
+    failed = [Entry(request, "failed", "RuntimeError: boom") for request in requests if request.method == "tent"]
+    shown = format_status(failed).splitlines()
+    assert sorted(shown[2:]) == sorted(f"  {labels[e.request.run_id]} (run {e.request.run_id}): RuntimeError: boom"
+                                       for e in failed)
 
 
 @pytest.mark.parametrize("draw", range(4))

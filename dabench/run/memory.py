@@ -24,11 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from dabench.data.identity import folder_listing
-from dabench.data.images import IMAGE_SUFFIXES
 from dabench.errors import DabenchError
 from dabench.host.registry import Registry
 from dabench.models import build_model
+from dabench.run.cost import dataset_sizes
 from dabench.store import paths
 
 OVERRIDE = "DABENCH_MEMORY_CHECK"
@@ -118,7 +117,7 @@ def check_fits(plan: Any, registry: Registry, device: torch.device) -> None:
     cache's free disk; ``DABENCH_MEMORY_CHECK=off`` skips the check."""
     if os.environ.get(OVERRIDE, "").lower() in ("off", "0", "false", "no"):
         return
-    counts = {side: expected_images(registry, getattr(plan.pair, side), plan.config) for side in ("source", "target")}
+    counts = {side: expected_images(registry, plan, side) for side in ("source", "target")}
     found = estimate(plan, registry, counts)
     free = available_memory(device)
     where = "the GPU" if device.type == "cuda" else "this machine"
@@ -133,22 +132,16 @@ def check_fits(plan: Any, registry: Registry, device: torch.device) -> None:
                            f"{disk / GB:.1f} GB free; free space there, lower image_size, or move DABENCH_HOME")
 
 
-def expected_images(registry: Registry, dataset_id: str, config: dict[str, Any]) -> int:
-    """How many images a dataset will prepare: a generated one's counts from its options, a folder's image
-    files (a label file may cut several faces from one photo: an estimate), 0 when unknown."""
-    dataset = registry.dataset(dataset_id)
-    side = "source" if dataset_id == config["pair"].split(":")[0] else "target"
-    options = {**config["data"].get(side, {})}
-    if dataset.generated:
-        values = dataclasses.asdict(dataset.options(options)) if options is not None else {}
-        return sum(value for key, value in values.items() if key.startswith("n_") and isinstance(value, int))
-    try:
-        folder = paths.dataset_folder(dataset)
-    except DabenchError:
-        return 0  # preparing it will say what is missing
-    if folder is None:
+def expected_images(registry: Registry, plan: Any, side: str) -> int:
+    """How many images one side will prepare, as the dry run counts them (:func:`dabench.run.cost.dataset_sizes`:
+    a generator's options, a folder's label lists, else the released sizes); 0 when unknown or not prepared
+    (the source of a run given a --source-model file)."""
+    if side == "source" and plan.source_file is not None:
         return 0
-    return sum(name.lower().endswith(IMAGE_SUFFIXES) for name, _, _ in folder_listing(folder))
+    dataset = registry.dataset(getattr(plan.pair, side))
+    sizes = dataset_sizes(registry, dataset.id, plan.config["data"].get(side, {}), tuple(dataset.classes),
+                          plan.config["image_size"])
+    return sizes.train + sizes.test if sizes is not None else 0
 
 
 def available_memory(device: torch.device) -> int | None:

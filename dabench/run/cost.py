@@ -58,8 +58,9 @@ def dataset_sizes(registry: Registry, dataset_id: str, options: dict[str, Any], 
     dataset = registry.dataset(dataset_id)
     opts = dataset.options({**options, "resolution": image_size})
     in_classes = set(classes) >= set(dataset.classes)
-    if dataset.generated:
-        return Sizes(opts.n_train, opts.n_test, in_classes, "generated")
+    if dataset.generated:  # counts from its options, when it has them (a plugin's generator may not)
+        train, test = getattr(opts, "n_train", None), getattr(opts, "n_test", None)
+        return Sizes(train, test, in_classes, "generated") if isinstance(train, int) and isinstance(test, int) else None
     try:
         folder = paths.dataset_folder(dataset)
         return _folder_sizes(registry, dataset_id, opts, tuple(classes), folder)

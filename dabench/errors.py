@@ -30,9 +30,11 @@ def blame_plugin(kind: str, name: str, plugin: object) -> Iterator[None]:
     the innermost line of its own code in the traceback, and the exception (the original is its cause)."""
     try:
         yield
-    except DabenchError:
+    except (DabenchError, MemoryError):
         raise
     except Exception as exc:  # not KeyboardInterrupt/SystemExit: an interrupted run resumes, it did not fail
+        if type(exc).__name__ == "OutOfMemoryError":  # torch's (a RuntimeError): the device ran out, no plugin bug
+            raise
         raise PluginError(f"{kind} '{name}' raised {type(exc).__name__}: {exc} (at {plugin_line(exc, plugin)}); "
                           f"this is a bug in the {kind}'s code (its whole traceback: --debug, or a run's error.txt)") from exc
 

@@ -112,3 +112,15 @@ def test_a_validator_raising_is_one_message(registry, capsys) -> None:
     registry.add("validators", Exploding(), "test")
     err = _error(capsys, _run("source_only"))
     assert err.startswith("dabench: error: validator 'exploding' raised OverflowError: too big (at "), err
+
+
+def test_running_out_of_memory_is_not_blamed_on_the_plugin() -> None:
+    from dabench.errors import blame_plugin
+
+    class OutOfMemoryError(RuntimeError):  # torch.OutOfMemoryError's name and base, without a GPU
+        pass
+
+    for exhausted in (MemoryError(), OutOfMemoryError("CUDA out of memory")):
+        with pytest.raises(type(exhausted)):
+            with blame_plugin("method", "shot", _method):
+                raise exhausted

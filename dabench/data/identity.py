@@ -8,7 +8,7 @@ byte costs about a second per 100 MB; it is done once per state of the folder: t
 path, size and mtime, read on each load in about 0.15 s for FER2013's 35,887 files) names a small record
 under ``$DABENCH_HOME/cache/data-identity/`` that holds the content digest it was hashed to. An edit
 changes a file's mtime, hence the listing, hence the digest is computed again. (A tool that edits a file
-and puts its old size and mtime back defeats this; ``dabench data prepare --force`` re-hashes.)
+and puts its old size and mtime back defeats this; deleting ``cache/data-identity/`` makes it hash again.)
 """
 
 from __future__ import annotations
@@ -72,29 +72,28 @@ def folder_listing(folder: Path) -> Listing:
     return entries
 
 
-def folder_identity(folder: Path, rehash: bool = False) -> str:
+def folder_identity(folder: Path) -> str:
     """``sha256:<hex>`` of ``folder``'s content: every file's relative path and the sha256 of its bytes.
 
-    Computed once per listing and remembered in the cache (see the module docstring); ``rehash`` ignores
-    the remembered value. A home whose cache cannot be written still gets the digest, hashed each time."""
-    if _remembered is not None and folder in _remembered and not rehash:
+    Computed once per listing and remembered in the cache (see the module docstring). A home whose cache
+    cannot be written still gets the digest, hashed each time."""
+    if _remembered is not None and folder in _remembered:
         return _remembered[folder]
-    content = _identity(folder, rehash)
+    content = _identity(folder)
     if _remembered is not None:
         _remembered[folder] = content
     return content
 
 
-def _identity(folder: Path, rehash: bool) -> str:
+def _identity(folder: Path) -> str:
     listing = folder_listing(folder)  # empty: the dataset's own layout check says what is missing
     record = paths.cache_dir("data-identity") / f"{atomic.sha256_json(listing)[:32]}.json"
-    if not rehash:
-        try:
-            remembered = json.loads(record.read_text())
-            if remembered.get("listing") == [list(entry) for entry in listing]:
-                return remembered["content"]
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # absent, unreadable or damaged: hash again
+    try:
+        remembered = json.loads(record.read_text())
+        if remembered.get("listing") == [list(entry) for entry in listing]:
+            return remembered["content"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass  # absent, unreadable or damaged: hash again
     content = _content_digest(folder, listing)
     try:
         atomic.write_json(record, {"folder": str(folder), "files": len(listing),
